@@ -1,0 +1,62 @@
+"""End to end in Debian's Chromium: sign up, log out, log in, errors, rate limit, CSP."""
+
+import pytest
+
+from conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _csp_violations(page) -> list[str]:
+    return [m for m in page.console_messages if "Content Security Policy" in m or "Refused to" in m]
+
+
+def test_a_person_signs_up_logs_out_and_logs_back_in(live_server_url, browser_page):
+    page = browser_page
+    response = page.goto(f"{live_server_url}/accounts/signup/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+
+    page.fill("#id_email", "walker@example.com")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_selector("text=Welcome back")
+    assert page.url == f"{live_server_url}/"
+    assert page.is_visible("text=walker@example.com")
+
+    page.click("button:has-text('Log out')")
+    page.wait_for_selector("text=You are logged out.")
+    assert page.is_visible("text=Chat with your videos")
+
+    page.click("a:has-text('Log in')")
+    page.fill("#id_username", "Walker@Example.com")
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("text=Welcome back")
+    # htmx was live on the page (the form posted through it) and nothing broke the CSP.
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert _csp_violations(page) == []
+
+
+def test_a_wrong_password_shows_the_error_then_the_rate_limit(live_server_url, browser_page, make_user):
+    make_user("victim@example.com")
+    page = browser_page
+    page.goto(f"{live_server_url}/accounts/login/")
+    page.fill("#id_username", "victim@example.com")
+    page.fill("#id_password", "not the password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("text=That email address and password do not match an account.")
+
+    # Rapid wrong passwords: the per-email limit (5 a minute) answers 429.
+    for _ in range(6):
+        if page.is_visible("#rate-limited"):
+            break
+        page.fill("#id_password", "still not the password")
+        with page.expect_response(lambda r: r.url.endswith("/accounts/login/")):
+            page.click("#login-form button[type=submit]")
+        page.wait_for_selector("#rate-limited, #login-form:not(.htmx-settling):not(.htmx-request)")
+    page.wait_for_selector("#rate-limited")
+    assert "Too many log-in attempts" in page.inner_text("#rate-limited")
+    assert "try again in" in page.inner_text("#rate-limited")
+    assert _csp_violations(page) == []

@@ -1,0 +1,60 @@
+import pytest
+from django.urls import reverse
+
+from conftest import PASSWORD
+
+URL = reverse("accounts:login")
+pytestmark = pytest.mark.django_db
+
+
+def test_it_logs_in_without_regard_to_email_case(client, owner):
+    response = client.post(URL, {"username": "Owner@EXAMPLE.com", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_it_shows_an_error_for_a_wrong_password(client, owner):
+    response = client.post(URL, {"username": owner.email, "password": "wrong"})
+    assert response.status_code == 400
+    assert b"do not match an account" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_follows_a_safe_next(client, owner):
+    response = client.post(URL, {"username": owner.email, "password": PASSWORD, "next": "/accounts/profile/"})
+    assert response["Location"] == "/accounts/profile/"
+
+
+def test_it_ignores_an_offsite_next(client, owner):
+    response = client.post(
+        URL, {"username": owner.email, "password": PASSWORD, "next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/"
+
+
+def test_it_rate_limits_per_email(client, owner, settings):
+    settings.RATELIMIT_LOGIN_EMAIL = "3/m"
+    for _ in range(3):
+        assert client.post(URL, {"username": owner.email, "password": "wrong"}).status_code == 400
+    # Even the right password is refused while the limit holds.
+    response = client.post(URL, {"username": owner.email.upper(), "password": PASSWORD})
+    assert response.status_code == 429
+    assert b"Too many log-in attempts for this account" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_rate_limits_per_ip_across_emails(client, settings):
+    settings.RATELIMIT_LOGIN_IP = "4/m"
+    statuses = [
+        client.post(URL, {"username": f"u{n}@example.com", "password": "x"}).status_code for n in range(5)
+    ]
+    assert statuses == [400, 400, 400, 400, 429]
+
+
+def test_it_answers_htmx_with_the_429_fragment(client, owner, settings):
+    settings.RATELIMIT_LOGIN_EMAIL = "1/m"
+    client.post(URL, {"username": owner.email, "password": "wrong"})
+    response = client.post(URL, {"username": owner.email, "password": "wrong"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 429
+    assert b'id="rate-limited"' in response.content
+    assert b"<html" not in response.content

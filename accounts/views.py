@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.forms import DeleteAccountForm, LoginForm, PasswordChangeForm, SignupForm
+from videochat.ratelimits import limit_exceeded, too_many_requests
+
+
+def _email_key(group: str, request: HttpRequest) -> str:
+    return request.POST.get("username", "").strip().lower()
+
+
+def _form_page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    """The whole page, or only its form partial when htmx asked."""
+    return render(request, f"{template}#form" if request.htmx else template, context, status=status)
+
+
+def _redirect(request: HttpRequest, to: str) -> HttpResponse:
+    return HttpResponseClientRedirect(to) if request.htmx else redirect(to)
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return redirect("home").url
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        wait = limit_exceeded(request, group="signup-ip", key="ip", rate=settings.RATELIMIT_SIGNUP_IP)
+        if wait:
+            return too_many_requests(request, retry_after=wait, what="sign-ups from your network")
+        if form.is_valid():
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome to VideoChat. Your account is ready.")
+            return _redirect(request, "/")
+        return _form_page(request, "accounts/signup.html", {"form": form}, status=400)
+    return _form_page(request, "accounts/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    next_url = _next_url(request)
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(next_url)
+    form = LoginForm(request, data=request.POST or None)
+    context = {"form": form, "next": next_url}
+    if request.method == "POST":
+        for group, key, rate, what in (
+            ("login-ip", "ip", settings.RATELIMIT_LOGIN_IP, "log-in attempts from your network"),
+            ("login-email", _email_key, settings.RATELIMIT_LOGIN_EMAIL, "log-in attempts for this account"),
+        ):
+            wait = limit_exceeded(request, group=group, key=key, rate=rate)
+            if wait:
+                return too_many_requests(request, retry_after=wait, what=what)
+        if form.is_valid():
+            login(request, form.get_user())
+            return _redirect(request, next_url)
+        return _form_page(request, "accounts/login.html", context, status=400)
+    return _form_page(request, "accounts/login.html", context)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "You are logged out.")
+    return _redirect(request, "/")
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    context = {
+        "password_form": PasswordChangeForm(request.user),
+        "delete_form": DeleteAccountForm(request.user),
+    }
+    return render(request, "accounts/profile.html", context)
+
+
+@login_required
+@require_POST
+def password_change(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.user, request.POST)
+    if form.is_valid():
+        user = form.save()
+        update_session_auth_hash(request, user)
+        messages.success(request, "Your password has been changed.")
+        return _redirect(request, "/accounts/profile/")
+    context = {"password_form": form, "delete_form": DeleteAccountForm(request.user)}
+    template = "accounts/profile.html#password-form" if request.htmx else "accounts/profile.html"
+    return render(request, template, context, status=400)
+
+
+@login_required
+@require_POST
+def account_delete(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.user, request.POST)
+    if form.is_valid():
+        user = request.user
+        logout(request)
+        user.delete()
+        messages.info(request, "Your account and everything in it have been deleted.")
+        return _redirect(request, "/")
+    context = {"password_form": PasswordChangeForm(request.user), "delete_form": form}
+    template = "accounts/profile.html#delete-form" if request.htmx else "accounts/profile.html"
+    return render(request, template, context, status=400)

@@ -1,0 +1,129 @@
+"""Fixtures shared by the whole suite: real Redis, real database, three personas."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django_redis import get_redis_connection
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_files_from_finders():
+    """Serve static files from the source tree: tests do not run collectstatic."""
+    from django.test.utils import override_settings
+
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages, WHITENOISE_USE_FINDERS=True, WHITENOISE_AUTOREFRESH=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database (its own under xdist)."""
+    get_redis_connection("default").flushdb()
+    return
+
+
+@pytest.fixture
+def redis_client():
+    return get_redis_connection("default")
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.models import User
+
+    def make(email: str, *, password: str = PASSWORD, **extra) -> User:
+        return User.objects.create_user(email, password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user("owner@example.com")
+
+
+@pytest.fixture
+def outsider(make_user):
+    return make_user("outsider@example.com")
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    from django.test import Client
+
+    c = Client()
+    c.force_login(outsider)
+    return c
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests need Debian's Chromium: required under CI, skipped elsewhere."""
+    if os.path.exists(CHROMIUM) and shutil.which("chromium"):
+        return
+    if os.environ.get("CI"):
+        return  # let them fail loudly: CI must run them
+    reason = f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get install chromium)"
+    print(f"\n{reason}")
+    marker = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(marker)
+
+
+@pytest.fixture
+def live_server_url(transactional_db):
+    """The app served by a real Daphne process against the test database."""
+    from videochat.testing.live import daphne_server
+
+    with daphne_server() as url:
+        yield url
+
+
+@pytest.fixture
+def browser_page():
+    """A fresh page in Debian's headless Chromium, driven by Playwright."""
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop vs. Django ORM in-test
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        context = browser.new_context()
+        page = context.new_page()
+        page.console_messages = []
+        page.on("console", lambda msg: page.console_messages.append(f"{msg.type}: {msg.text}"))
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()

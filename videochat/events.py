@@ -1,0 +1,59 @@
+"""Live events: one websocket per browser tab, one channel-layer group per user.
+
+Anything that changes what a user sees (a video's progress, a chat reply)
+pushes an HTML fragment to that user's group; the browser's htmx `ws`
+extension swaps it in out-of-band by element id. A push is only a hint: pages
+re-read their state whenever the socket (re)connects.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+
+# Close code for a socket opened without a logged-in user (4000-4999 are ours).
+CLOSE_UNAUTHENTICATED = 4401
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group of one user; built from the id alone."""
+    return f"user.{int(user_id)}"
+
+
+def push_html(user_id: int, html: str) -> None:
+    """Send an HTML fragment to every open page of one user (sync callers)."""
+    async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "html.push", "html": html})
+
+
+async def apush_html(user_id: int, html: str) -> None:
+    """Send an HTML fragment to every open page of one user (async callers)."""
+    await get_channel_layer().group_send(user_group(user_id), {"type": "html.push", "html": html})
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    """Forwards the pushes of the logged-in user's group to the browser."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept then close so the browser sees our close code, not a bare 403.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # The browser has nothing to say on this socket; state changes go through forms.
+        return
+
+    async def html_push(self, event: dict) -> None:
+        await self.send(text_data=event["html"])

@@ -1,0 +1,40 @@
+"""Rate limits on the Redis cache, with one way to answer "too many".
+
+Views call `limit_exceeded(...)` for each limit that applies to them and, when
+one is hit, return `too_many_requests(...)`: a 429 page (or an htmx fragment)
+that says what happened and when to try again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django_ratelimit.core import get_usage
+
+KeyFn = Callable[[str, HttpRequest], str]
+
+
+def limit_exceeded(request: HttpRequest, *, group: str, key: str | KeyFn, rate: str) -> int | None:
+    """Count this request against a limit; the seconds to wait if it is over, else None."""
+    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+    if usage is None or not usage["should_limit"]:
+        return None
+    return max(1, int(usage["time_left"]))
+
+
+def too_many_requests(request: HttpRequest, *, retry_after: int, what: str) -> HttpResponse:
+    """The 429 answer: a whole page, or the message fragment for htmx requests."""
+    context = {"what": what, "retry_after": retry_after, "wait": _wait_words(retry_after)}
+    template = "429.html#message" if getattr(request, "htmx", False) else "429.html"
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

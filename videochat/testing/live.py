@@ -1,0 +1,108 @@
+"""Real processes for end-to-end tests: Daphne serving the app, RQ workers.
+
+They run as subprocesses against the test database and the test Redis, the
+same way `make run` runs them, so the tests see what a user would.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for the database the test run is using right now."""
+    cfg = connection.settings_dict
+    if cfg["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(cfg['NAME']).resolve()}"
+    user = quote(cfg.get("USER") or "")
+    password = f":{quote(cfg['PASSWORD'])}" if cfg.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": test_database_url(),
+            "DJANGO_SETTINGS_MODULE": "videochat.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http:// URL)
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not answer {url} within {timeout}s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def daphne_server(**env_overrides: str):
+    """Serve the app with Daphne on a free port; yields its base URL."""
+    port = free_port()
+    env = subprocess_env(
+        DEBUG="true",
+        ALLOWED_HOSTS="localhost,127.0.0.1",
+        **env_overrides,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "videochat.asgi:application"],
+        cwd=BASE_DIR,
+        env=env,
+    )
+    base_url = f"http://localhost:{port}"
+    try:
+        _wait_for_http(f"{base_url}/healthz", process)
+        yield base_url
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def rq_worker(*queues: str, burst: bool = False, **env_overrides: str):
+    """Run `manage.py rqworker` on the given queues; yields the process."""
+    args = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", *(queues or ("high", "default", "low"))]
+    args.append("--burst" if burst else "--with-scheduler")
+    process = subprocess.Popen(args, cwd=BASE_DIR, env=subprocess_env(**env_overrides))
+    try:
+        yield process
+    finally:
+        _stop(process)

@@ -1,0 +1,68 @@
+"""The /ws/events/ socket: logged-in users only, one group per user, same origin."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from videochat.events import CLOSE_UNAUTHENTICATED, apush_html, user_group
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _application():
+    # Imported inside the test: the origin validator reads ALLOWED_HOSTS when it is
+    # built, and the test environment adds "testserver" to it only once tests run.
+    from videochat.asgi import application
+
+    return application
+
+
+def _headers(client=None, origin=b"http://testserver"):
+    headers = [(b"origin", origin), (b"host", b"testserver")]
+    if client is not None:
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    return headers
+
+
+@pytest.mark.asyncio
+async def test_it_delivers_pushes_to_the_user_only(owner_client, owner, outsider_client, outsider):
+    mine = WebsocketCommunicator(_application(), "/ws/events/", headers=_headers(owner_client))
+    theirs = WebsocketCommunicator(_application(), "/ws/events/", headers=_headers(outsider_client))
+    try:
+        assert (await mine.connect())[0]
+        assert (await theirs.connect())[0]
+        await apush_html(owner.pk, '<div id="x" hx-swap-oob="true">hello</div>')
+        assert await mine.receive_from(timeout=5) == '<div id="x" hx-swap-oob="true">hello</div>'
+        assert await theirs.receive_nothing(timeout=0.5)
+    finally:
+        await mine.disconnect()
+        await theirs.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_it_closes_an_anonymous_socket_with_a_clear_code():
+    communicator = WebsocketCommunicator(_application(), "/ws/events/", headers=_headers())
+    try:
+        connected, _ = await communicator.connect()
+        assert connected
+        output = await communicator.receive_output(timeout=5)
+        assert output == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_it_refuses_a_foreign_origin(owner_client):
+    communicator = WebsocketCommunicator(
+        _application(), "/ws/events/", headers=_headers(owner_client, origin=b"https://evil.example")
+    )
+    try:
+        connected, _code = await communicator.connect()
+        assert not connected
+    finally:
+        await communicator.disconnect()
+
+
+def test_group_names_are_built_from_ids_only():
+    assert user_group(42) == "user.42"

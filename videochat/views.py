@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_redis import get_redis_connection
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html")
+
+
+def _database_state() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "up"
+    except Exception as exc:  # any failure means "down"; say which
+        return f"down: {type(exc).__name__}"
+
+
+def _redis_state() -> str:
+    try:
+        get_redis_connection("default").ping()
+        return "up"
+    except Exception as exc:
+        return f"down: {type(exc).__name__}"
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 with every part up; 503 naming the parts that are down."""
+    parts = {"database": _database_state(), "redis": _redis_state()}
+    down = [name for name, state in parts.items() if state != "up"]
+    body = {"status": "ok" if not down else "down", "parts": parts}
+    if down:
+        body["down"] = down
+    return JsonResponse(body, status=503 if down else 200)
