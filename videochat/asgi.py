@@ -5,6 +5,12 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videochat.settings")
+
+from videochat import daphne_streaming
+
+# Daphne would otherwise hold every upload in memory, several times over.
+daphne_streaming.install()
+
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 

@@ -56,6 +56,7 @@ def main() -> int:
             print("Stopped embedded Valkey", flush=True)
 
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         subprocess.run(_manage("migrate", "--noinput"), check=True)
         subprocess.run(_manage("collectstatic", "--noinput", "-v", "0"), check=True)

@@ -14,7 +14,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from videochat.env import env_bool, env_int, env_list, env_str, env_url
+from videochat.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "accounts",
+    "analysis",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -126,7 +128,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Tests that start a server or worker in a subprocess need a file they share.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": env_str("SQLITE_TEST_NAME", str(VAR_DIR / "test.sqlite3"))}
     if DATABASES["default"]["NAME"] != ":memory:":
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 
@@ -168,6 +170,8 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT} for name in ("high", "default", "low")
 }
 RQ_SHOW_ADMIN_LINK = True
+# We enqueue in transaction.on_commit ourselves, so django-rq enqueues at once when asked.
+RQ = {"WORKER_CLASS": "videochat.worker.Worker", "COMMIT_MODE": "auto"}
 
 # --- Authentication -------------------------------------------------------
 
@@ -242,9 +246,38 @@ STORAGES = {
 # Media is private: it is served by views that check the owner, never by URL.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
+# --- Videos ---------------------------------------------------------------
+
+MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 500, minimum=1)
+MAX_FILES_PER_UPLOAD = env_int("MAX_FILES_PER_UPLOAD", 10, minimum=1)
+# Request bodies and uploaded files above this size go to disk, never whole into
+# memory. Not 0: under ASGI Django spools the body in a SpooledTemporaryFile of
+# this max_size, and 0 there means "never roll over to disk".
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# The upload view counts files itself and names the ones it left out; Django's
+# own cap (a bare 400) only stops absurd requests.
+DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD + 100
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# A job that has not shown a sign of life for this long has lost its worker.
+ANALYSIS_STALE_SECONDS = env_int("ANALYSIS_STALE_SECONDS", 60, minimum=2)
+ANALYSIS_MAX_ATTEMPTS = env_int("ANALYSIS_MAX_ATTEMPTS", 4, minimum=1)
+RATELIMIT_UPLOAD_USER = env_str("RATELIMIT_UPLOAD_USER", "30/h")
+
+# --- Chat -----------------------------------------------------------------
+
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
+CHAT_MAX_ATTACHMENTS = env_int("CHAT_MAX_ATTACHMENTS", 5, minimum=1)
+CHAT_PAGE_SIZE = env_int("CHAT_PAGE_SIZE", 30, minimum=1)
+# A reply that has not moved for this long lost its worker.
+CHAT_STALE_SECONDS = env_int("CHAT_STALE_SECONDS", 60, minimum=2)
+RATELIMIT_CHAT_USER = env_str("RATELIMIT_CHAT_USER", "30/m")
+CHAT_READ_CACHE = env_bool("CHAT_READ_CACHE", True)
+
 # --- Integrations (used by later parts; read here so config lives in one place)
 
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
+ASSISTANT_PROVIDER = env_choice("ASSISTANT_PROVIDER", "local", ("local",))
 SUPABASE_URL = env_url("SUPABASE_URL", None, schemes=("https", "http"))
 SUPABASE_ANON_KEY = env_str("SUPABASE_ANON_KEY")
 SUPABASE_SERVICE_ROLE_KEY = env_str("SUPABASE_SERVICE_ROLE_KEY")

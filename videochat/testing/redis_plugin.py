@@ -31,6 +31,13 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     # Threads that serve async tests must not keep connections the teardown needs to drop.
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
+    # One SQLite test database per run (xdist workers add their own suffix), so two
+    # runs in one checkout never share a file.
+    os.environ.setdefault(
+        "SQLITE_TEST_NAME", str(Path(tempfile.gettempdir()) / f"videochat-test-{os.getpid()}.sqlite3")
+    )
+    # Uploaded and generated media go to a scratch folder the test processes share.
+    os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="videochat-media-"))
     if not os.environ.get("REDIS_URL"):
         from videochat.embedded import start_valkey
 

@@ -1,0 +1,255 @@
+"""Queue jobs for video analysis and the recovery of lost ones.
+
+Enqueueing happens on commit, under a job id derived from the video, so a
+second enqueue of the same video is harmless. The job is idempotent: it reads
+the row, skips finished work, and writes the outcome to the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import django_rq
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import close_old_connections, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from rq import Retry, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from analysis import cache, live
+from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisError, analyze
+from analysis.files import delete_files
+from analysis.models import Analysis, Video
+
+logger = logging.getLogger(__name__)
+
+# Sent when a video's analysis ends: sender=Video, video=..., analysis=the new
+# Analysis, or None when the video failed.
+analysis_finished = Signal()
+
+RETRY = Retry(max=3, interval=[10, 60, 300])
+HEARTBEAT_SECONDS = 5
+PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
+UNEXPECTED = (
+    "The analysis stopped on an unexpected error. Try “Re-analyse”; if it fails again, "
+    "the file may use a format we cannot read."
+)
+
+
+def job_id(video: Video) -> str:
+    return f"analyze-{video.uuid.hex}"
+
+
+def enqueue_analysis(video: Video, *, reanalysis: bool = False) -> None:
+    """Queue the analysis once the current transaction commits.
+
+    If Redis is unreachable then, the row stays `queued` and worker
+    maintenance (or `manage.py queue recover`) queues it later.
+    """
+    queue_name = "low" if reanalysis else "default"
+    transaction.on_commit(lambda: _enqueue(video, queue_name), robust=True)
+
+
+def _enqueue(video: Video, queue_name: str, *, replace_started: bool = False) -> bool:
+    queue = django_rq.get_queue(queue_name)
+    try:
+        status = Job.fetch(job_id(video), connection=queue.connection).get_status()
+    except NoSuchJobError:
+        status = None
+    if status in PENDING and not (replace_started and status == JobStatus.STARTED):
+        return False
+    queue.enqueue(
+        analyze_video,
+        video.pk,
+        job_id=job_id(video),
+        retry=RETRY,
+        job_timeout=settings.RQ_JOB_TIMEOUT,
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"analyse video {video.uuid}",
+    )
+    return True
+
+
+def job_is_pending(video: Video) -> bool:
+    try:
+        job = Job.fetch(job_id(video), connection=django_rq.get_connection("default"))
+    except NoSuchJobError:
+        return False
+    return job.get_status() in PENDING
+
+
+def recover_lost(*, stale_after: timedelta | None = None) -> list[Video]:
+    """Queue again every unfinished video whose job is gone or whose worker died.
+
+    Safe at any time: a video whose job is still queued or running with a
+    recent heartbeat is left alone.
+    """
+    stale_after = stale_after or timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
+    recovered = []
+    for video in Video.objects.unfinished().order_by("created_at"):
+        if video.status == Video.Status.PROCESSING and video.is_stalled(stale_after):
+            lost = True
+        else:
+            lost = not job_is_pending(video)
+        if lost and _enqueue(video, "default", replace_started=True):
+            logger.warning("re-queued video %s (%s)", video.uuid, video.status)
+            recovered.append(video)
+    return recovered
+
+
+@contextmanager
+def _heartbeat(video_id: int):
+    """Touch the row every few seconds while the job runs, from a thread."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                Video.objects.filter(pk=video_id).update(heartbeat_at=timezone.now())
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{video_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=HEARTBEAT_SECONDS + 5)
+
+
+@contextmanager
+def _local_path(video: Video):
+    """A path on local disk for the video: the file itself, or a streamed copy."""
+    try:
+        yield Path(video.file.path)
+        return
+    except NotImplementedError:
+        pass  # remote storage: copy it down in chunks
+    with tempfile.NamedTemporaryFile(suffix=Path(video.file.name).suffix) as tmp:
+        with video.file.open("rb") as source:
+            shutil.copyfileobj(source, tmp, 1024 * 1024)
+        tmp.flush()
+        yield Path(tmp.name)
+
+
+class _Progress:
+    """Writes progress to the row and pushes it, at most a few times a second."""
+
+    def __init__(self, video: Video) -> None:
+        self.video = video
+        self.last = 0.0
+
+    def __call__(self, percent: int, stage: str) -> None:
+        now = time.monotonic()
+        if stage == self.video.stage and now - self.last < 0.5 and percent < 100:
+            return
+        self.last = now
+        self.video.set_progress(percent, stage)
+        live.push_video(self.video)
+
+
+def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: list[str]) -> Analysis:
+    """Save the images to storage (their names go into `saved`) and create the row."""
+    prefix = f"{video.media_prefix}/analysis-{timezone.now():%Y%m%d%H%M%S%f}"
+
+    def save(name: str | None) -> str:
+        if not name:
+            return ""
+        with open(out_dir / name, "rb") as fh:
+            stored = default_storage.save(f"{prefix}/{name}", File(fh))
+        saved.append(stored)
+        return stored
+
+    scenes = [{**scene, "thumbnail": save(scene.get("thumbnail"))} for scene in result["scenes"]]
+    storyboard = dict(result.get("storyboard") or {})
+    storyboard_image = save(storyboard.pop("image", None))
+    return Analysis.objects.create(
+        video=video,
+        analyzer=ANALYZER_NAME,
+        analyzer_version=ANALYZER_VERSION,
+        metadata=result["metadata"],
+        scenes=scenes,
+        timelines=result["timelines"],
+        silences=result.get("silences", []),
+        storyboard=storyboard,
+        poster=save(result.get("poster")),
+        storyboard_image=storyboard_image,
+        extra={"cuts": result.get("cuts", [])},
+        wall_time=round(wall_time, 3),
+    )
+
+
+def _finish(video: Video) -> None:
+    cache.bump(video.owner_id)
+    live.push_video(video)
+
+
+def analyze_video(video_id: int) -> str:
+    """The queue job: analyse one video and record the outcome on its row."""
+    video = Video.objects.select_related("owner").filter(pk=video_id).first()
+    if video is None:
+        return "video deleted"
+    if video.is_finished:
+        return f"already {video.status}"
+    stale_after = timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
+    if video.status == Video.Status.PROCESSING and not video.is_stalled(stale_after):
+        # A duplicate delivery while the first run is alive (its heartbeat is fresh).
+        return "running elsewhere"
+    if video.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
+        video.mark_failed("The analysis stopped several times before it could finish, so we gave up on it.")
+        _finish(video)
+        analysis_finished.send(sender=Video, video=video, analysis=None)
+        return "gave up"
+    video.mark_processing()
+    _finish(video)
+    saved: list[str] = []
+    try:
+        with _heartbeat(video.pk), _local_path(video) as path, tempfile.TemporaryDirectory() as out:
+            started = time.monotonic()
+            result = analyze(path, out, progress=_Progress(video))
+            with transaction.atomic():
+                analysis = _store(video, result, Path(out), time.monotonic() - started, saved)
+                video.mark_done()
+    except Exception as exc:
+        if not Video.objects.filter(pk=video.pk).exists():
+            # Deleted while it was being analysed: drop what this run wrote, and stop.
+            delete_files(saved)
+            return "video deleted"
+        if not isinstance(exc, AnalysisError):
+            _unexpected_failure(video)
+            raise
+        # The file itself is the problem: trying again will not help.
+        video.mark_failed(exc.reason)
+        _finish(video)
+        analysis_finished.send(sender=Video, video=video, analysis=None)
+        return "failed"
+    _finish(video)
+    analysis_finished.send(sender=Video, video=video, analysis=analysis)
+    return "done"
+
+
+def _unexpected_failure(video: Video) -> None:
+    """Retry through RQ while retries are left; after the last, the video fails."""
+    job = get_current_job()
+    if job is not None and (job.retries_left or 0) > 0:
+        video.status = Video.Status.QUEUED
+        video.stage = "Retrying after an error"
+        video.save(update_fields=["status", "stage"])
+        _finish(video)
+    else:
+        video.mark_failed(UNEXPECTED)
+        _finish(video)
+        analysis_finished.send(sender=Video, video=video, analysis=None)

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+# File name extensions for the containers the upload check recognises.
+CONTAINER_EXTENSIONS = {
+    "mp4": ".mp4",
+    "mov": ".mov",
+    "webm": ".webm",
+    "matroska": ".mkv",
+    "avi": ".avi",
+    "mpegts": ".ts",
+    "mpegps": ".mpg",
+}
+
+
+def _video_upload_to(video: Video, filename: str) -> str:
+    # The stored name is random; the name the user gave is kept for display only.
+    suffix = CONTAINER_EXTENSIONS.get(video.container, "")
+    return f"videos/{video.uuid.hex}/source-{uuid.uuid4().hex}{suffix}"
+
+
+class VideoQuerySet(models.QuerySet["Video"]):
+    def owned_by(self, user) -> VideoQuerySet:
+        return self.filter(owner=user)
+
+    def unfinished(self) -> VideoQuerySet:
+        return self.filter(status__in=[Video.Status.QUEUED, Video.Status.PROCESSING])
+
+
+class Video(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videos")
+    original_name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=_video_upload_to, max_length=255)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    container = models.CharField(max_length=16)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=80, default="Waiting in the queue")
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the running job every few seconds: a stale one means its worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VideoQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["status"])]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sha256"], name="video_owner_content_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("analysis:video-detail", args=[self.uuid])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    @property
+    def latest_analysis(self) -> Analysis | None:
+        return self.analyses.order_by("-created_at", "-id").first()
+
+    @property
+    def media_prefix(self) -> str:
+        """Where this video's files live in storage (the source and every analysis's images)."""
+        return f"videos/{self.uuid.hex}"
+
+    # --- state changes, each one save() of the fields it touches ---
+
+    def mark_queued(self) -> None:
+        self.status = self.Status.QUEUED
+        self.progress = 0
+        self.stage = "Waiting in the queue"
+        self.failure_reason = ""
+        self.finished_at = None
+        self.save(update_fields=["status", "progress", "stage", "failure_reason", "finished_at"])
+
+    def mark_processing(self) -> None:
+        now = timezone.now()
+        self.status = self.Status.PROCESSING
+        self.progress = 0
+        self.stage = "Starting"
+        self.failure_reason = ""
+        self.attempts += 1
+        self.started_at = now
+        self.heartbeat_at = now
+        self.finished_at = None
+        self.save(
+            update_fields=[
+                "status",
+                "progress",
+                "stage",
+                "failure_reason",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "finished_at",
+            ]
+        )
+
+    def set_progress(self, percent: int, stage: str) -> None:
+        self.progress = max(0, min(100, int(percent)))
+        self.stage = stage[:80]
+        self.heartbeat_at = timezone.now()
+        self.save(update_fields=["progress", "stage", "heartbeat_at"])
+
+    def mark_done(self) -> None:
+        self.status = self.Status.DONE
+        self.progress = 100
+        self.stage = "Done"
+        self.finished_at = timezone.now()
+        self.save(update_fields=["status", "progress", "stage", "finished_at"])
+
+    def mark_failed(self, reason: str) -> None:
+        self.status = self.Status.FAILED
+        self.stage = "Failed"
+        self.failure_reason = reason
+        self.finished_at = timezone.now()
+        self.save(update_fields=["status", "stage", "failure_reason", "finished_at"])
+
+    def is_stalled(self, stale_after: timedelta) -> bool:
+        """Processing, but its job has not shown a sign of life for stale_after."""
+        if self.status != self.Status.PROCESSING:
+            return False
+        last_seen = self.heartbeat_at or self.started_at
+        return last_seen is None or timezone.now() - last_seen > stale_after
+
+
+class Analysis(models.Model):
+    """One analysis of a video. Re-analysis adds a row; the history is kept."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="analyses")
+    analyzer = models.CharField(max_length=32)
+    analyzer_version = models.CharField(max_length=32)
+    metadata = models.JSONField(default=dict)
+    scenes = models.JSONField(default=list)
+    timelines = models.JSONField(default=dict)
+    silences = models.JSONField(default=list)
+    storyboard = models.JSONField(
+        default=dict, help_text="Sprite geometry: columns, rows, tile size, interval."
+    )
+    # Storage names (not URLs): the media view serves them to the owner only.
+    poster = models.CharField(max_length=255, blank=True)
+    storyboard_image = models.CharField(max_length=255, blank=True)
+    # Analyzer-specific results that have no column of their own (transcripts, model output).
+    extra = models.JSONField(default=dict, blank=True)
+    wall_time = models.FloatField(help_text="Seconds the analysis took.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "video_analysis"
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "analyses"
+
+    def __str__(self) -> str:
+        return f"{self.analyzer} {self.analyzer_version} of {self.video}"
+
+    @property
+    def duration(self) -> float | None:
+        return self.metadata.get("duration")
+
+    def media_names(self) -> set[str]:
+        """The storage names of this analysis's images (what the media view may serve)."""
+        names = {self.poster, self.storyboard_image, *(s.get("thumbnail", "") for s in self.scenes)}
+        return {name for name in names if name}

@@ -1,0 +1,40 @@
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from analysis.models import Video
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args: str) -> str:
+    out = StringIO()
+    call_command("queue", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_status_shows_every_queue_and_the_unfinished_videos(owner, clips, make_video):
+    stalled = make_video(
+        owner,
+        clips["short"].path,
+        status=Video.Status.PROCESSING,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    lost = make_video(owner, clips["other"].path)
+    output = _run("status")
+    for name in ("high", "default", "low"):
+        assert f"\n{name} " in output
+    assert "unfinished videos: 2" in output
+    assert f"{stalled.uuid} processing" in output
+    assert "stalled" in output
+    assert f"{lost.uuid} queued" in output
+    assert "lost: not in the queue" in output
+
+
+def test_recover_reports_what_it_requeued(owner, clips, make_video):
+    make_video(owner, clips["short"].path)
+    assert _run("recover").strip() == "re-queued 1 video(s)"
+    assert _run("recover").strip() == "re-queued 0 video(s)"

@@ -1,0 +1,33 @@
+"""Times as assistants cite them: ``MM:SS``, or ``H:MM:SS`` past an hour.
+
+The chat page turns exactly these forms into links that seek the player
+(see ``chat.markdown.TIME``), so every moment in a reply goes through here.
+"""
+
+from __future__ import annotations
+
+import math
+
+# Stored times are rounded to the millisecond; without this, a value like
+# 11.9999999 (float arithmetic on 12.0) would be cited a second early.
+_TOLERANCE = 1e-6
+
+EN_DASH = "\N{EN DASH}"
+
+
+def format_time(seconds: float) -> str:
+    """A moment as a clock reading, rounded down: 0 → "00:00", 75.4 → "01:15", 3723 → "1:02:03"."""
+    whole = int(seconds + _TOLERANCE) if math.isfinite(seconds) and seconds > 0 else 0
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def format_range(start: float, end: float) -> str:
+    """A stretch of time: (40.0, 44.2) → "00:40\N{EN DASH}00:44"."""
+    return f"{format_time(start)}{EN_DASH}{format_time(end)}"
+
+
+def format_seconds(seconds: float) -> str:
+    """A length of time in seconds: 4.04 → "4.0 s", 75.25 → "75.3 s", 612 → "612 s"."""
+    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"

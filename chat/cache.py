@@ -1,0 +1,11 @@
+"""Per-user read cache for chat pages (see videochat.usercache)."""
+
+from videochat.usercache import UserCache
+
+# CHAT_READ_CACHE=false reads chat pages straight from the database (an operator switch).
+_chat = UserCache("chat", enabled_setting="CHAT_READ_CACHE")
+
+version = _chat.version
+bump = _chat.bump
+cached = _chat.cached
+raw_key = _chat.key

@@ -1,0 +1,197 @@
+"""Assistant replies as queue jobs (queue `high`), streamed to the owner's pages.
+
+Each chunk is pushed through the channel layer as it is produced; the whole
+reply is saved when complete. A reply whose worker died is queued again once,
+then marked failed, so nothing stays "streaming" forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rq import Retry, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from analysis.models import Video
+from chat import cache, live
+from chat.assistant import get_provider
+from chat.assistant.base import ProviderError, Turn, VideoFacts
+from chat.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "high"
+RETRY = Retry(max=2, interval=[2, 10])
+PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
+HISTORY_LIMIT = 40
+TOUCH_SECONDS = 2.0
+UNEXPECTED = "The assistant stopped on an unexpected error. Press Retry to ask again."
+CUT_OFF = "The reply was cut off before it finished. Press Retry to ask again."
+MAX_RECOVERIES = 2
+
+
+def job_id(message: Message) -> str:
+    return f"reply-{message.uuid.hex}"
+
+
+def enqueue_reply(message: Message, *, replace_started: bool = False) -> None:
+    """Queue the reply once the current transaction commits."""
+    transaction.on_commit(lambda: _enqueue(message, replace_started=replace_started), robust=True)
+
+
+def _job_status(message: Message) -> JobStatus | None:
+    try:
+        return Job.fetch(job_id(message), connection=django_rq.get_connection(QUEUE)).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def _enqueue(message: Message, *, replace_started: bool = False) -> bool:
+    status = _job_status(message)
+    if status in PENDING and not (replace_started and status == JobStatus.STARTED):
+        return False
+    django_rq.get_queue(QUEUE).enqueue(
+        write_reply,
+        message.pk,
+        job_id=job_id(message),
+        retry=RETRY,
+        job_timeout=300,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"assistant reply {message.uuid}",
+    )
+    return True
+
+
+def video_facts(video: Video) -> VideoFacts:
+    analysis = video.latest_analysis if video.status == Video.Status.DONE else None
+    return VideoFacts(
+        uuid=str(video.uuid),
+        name=video.original_name,
+        status=video.status,
+        stage=video.stage,
+        progress=video.progress,
+        failure_reason=video.failure_reason,
+        metadata=analysis.metadata if analysis else {},
+        scenes=analysis.scenes if analysis else [],
+        timelines=analysis.timelines if analysis else {},
+        silences=analysis.silences if analysis else [],
+        transcript=(analysis.extra.get("transcript") or []) if analysis else [],
+        extra=analysis.extra if analysis else {},
+    )
+
+
+def _history(message: Message) -> list[Turn]:
+    earlier = (
+        message.conversation.messages.filter(
+            status=Message.Status.COMPLETE, created_at__lte=message.created_at
+        )
+        .exclude(pk=message.pk)
+        .order_by("-created_at", "-id")[:HISTORY_LIMIT]
+    )
+    return [Turn(role=m.role, text=m.text) for m in reversed(earlier)]
+
+
+def write_reply(message_id: int) -> str:
+    """The queue job: produce one assistant message, streaming it as it goes."""
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None:
+        return "message deleted"
+    if message.status == Message.Status.COMPLETE:
+        return "already complete"
+    stale_after = timedelta(seconds=settings.CHAT_STALE_SECONDS)
+    if message.status == Message.Status.STREAMING and not message.is_stalled(stale_after):
+        return "running elsewhere"
+    owner_id = message.conversation.owner_id
+    videos = list(message.conversation.attached_videos())
+    try:
+        provider = get_provider()
+        message.mark_streaming(provider=provider.name, model=provider.model)
+        live.push_message(message)
+        if message.kind == Message.Kind.SUMMARY:
+            subject = message.videos.first()
+            chunks = provider.stream_analysis_summary(video=video_facts(subject))
+        else:
+            chunks = provider.stream_reply(history=_history(message), videos=[video_facts(v) for v in videos])
+        parts: list[str] = []
+        touched = time.monotonic()
+        for chunk in chunks:
+            parts.append(chunk)
+            live.push_chunk(message, chunk)
+            if time.monotonic() - touched > TOUCH_SECONDS:
+                # A sign of life, and the text so far, for a page that reloads mid-stream.
+                Message.objects.filter(pk=message.pk).update(text="".join(parts), updated_at=timezone.now())
+                touched = time.monotonic()
+        with transaction.atomic():
+            message.mark_complete("".join(parts))
+            if message.kind == Message.Kind.REPLY:
+                message.waiting_for.set([v for v in videos if not v.is_finished])
+    except ProviderError as exc:
+        message.mark_failed(str(exc))
+        return _finish(message, owner_id, "failed")
+    except Exception:
+        job = get_current_job()
+        if job is not None and (job.retries_left or 0) > 0:
+            message.mark_pending()
+        else:
+            message.mark_failed(UNEXPECTED)
+        _finish(message, owner_id, "error")
+        raise
+    return _finish(message, owner_id, "complete")
+
+
+def _finish(message: Message, owner_id: int, outcome: str) -> str:
+    cache.bump(owner_id)
+    live.push_message(message)
+    return outcome
+
+
+def on_analysis_finished(sender, video: Video, analysis=None, **kwargs) -> None:
+    """A video finished (or failed): post a summary in each conversation that was waiting for it."""
+    waiting = Conversation.objects.filter(messages__waiting_for=video).distinct()
+    for conversation in waiting:
+        with transaction.atomic():
+            Message.waiting_for.through.objects.filter(
+                video=video, message__conversation=conversation
+            ).delete()
+            summary = Message.objects.create(
+                conversation=conversation,
+                role=Message.Role.ASSISTANT,
+                kind=Message.Kind.SUMMARY,
+                status=Message.Status.PENDING,
+            )
+            summary.videos.add(video)
+            conversation.updated_at = timezone.now()
+            conversation.save(update_fields=["updated_at"])
+            enqueue_reply(summary)
+        cache.bump(conversation.owner_id)
+        live.push_new_message(summary)
+
+
+def recover_replies() -> int:
+    """Queue again replies whose job was lost; fail those cut off too often."""
+    stale_after = timedelta(seconds=settings.CHAT_STALE_SECONDS)
+    count = 0
+    for message in Message.objects.filter(status__in=[Message.Status.PENDING, Message.Status.STREAMING]):
+        if message.status == Message.Status.STREAMING and not message.is_stalled(stale_after):
+            continue
+        if message.status == Message.Status.PENDING and _job_status(message) in PENDING:
+            continue
+        if message.attempts >= MAX_RECOVERIES:
+            message.mark_failed(CUT_OFF)
+            _finish(message, message.conversation.owner_id, "failed")
+        elif _enqueue(message, replace_started=True):
+            logger.warning("re-queued reply %s (%s)", message.uuid, message.status)
+        count += 1
+    return count
+
+
+def on_worker_maintenance(sender, **kwargs) -> int:
+    return recover_replies()

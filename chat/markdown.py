@@ -1,0 +1,82 @@
+"""Replies rendered as safe Markdown, with times turned into seek links.
+
+markdown-it parses with raw HTML off, so `<script>` stays text; nh3 then
+removes anything that is not on a short allow-list (and every link scheme but
+http, https and mailto, so `javascript:` links cannot pass). A time such as
+`01:23` or `1:02:03` becomes `<a class="seek" data-seek="83" href="#t=83">`.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+
+TIME = re.compile(r"(?<![\d:])(?:(\d{1,2}):)?([0-5]?\d):([0-5]\d)(?![\d:])")
+
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "a", "table", "thead", "tbody", "tr", "th", "td", "del",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title", "class", "data-seek"}, "th": {"align"}, "td": {"align"}}
+
+
+def seconds_of(match: re.Match[str]) -> int:
+    hours, minutes, seconds = match.group(1), match.group(2), match.group(3)
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+
+
+def _link_times(state: StateCore) -> None:
+    """Core rule: split text tokens (not code, not inside links) around times."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        in_link = 0
+        for token in block.children:
+            if token.type == "link_open":
+                in_link += 1
+            elif token.type == "link_close":
+                in_link -= 1
+            if token.type != "text" or in_link or not TIME.search(token.content):
+                children.append(token)
+                continue
+            position = 0
+            for match in TIME.finditer(token.content):
+                if match.start() > position:
+                    children.append(_text(token.content[position : match.start()]))
+                seconds = seconds_of(match)
+                html = Token("html_inline", "", 0)
+                html.content = (
+                    f'<a class="seek" href="#t={seconds}" data-seek="{seconds}">{escape(match.group(0))}</a>'
+                )
+                children.append(html)
+                position = match.end()
+            if position < len(token.content):
+                children.append(_text(token.content[position:]))
+        block.children = children
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+_md.core.ruler.push("link_times", _link_times)
+
+
+def render_markdown(text: str) -> str:
+    html = _md.render(text)
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )

@@ -1,0 +1,61 @@
+"""Plain-data views of chat rows, as the templates and the cache use them."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+from django.utils.html import linebreaks
+
+from chat.markdown import render_markdown
+from chat.models import Conversation, Message
+
+
+def message_row(message: Message) -> dict:
+    if message.role == Message.Role.ASSISTANT:
+        html = render_markdown(message.text) if message.text else ""
+    else:
+        html = linebreaks(message.text, autoescape=True)
+    return {
+        "uuid": str(message.uuid),
+        "conversation": str(message.conversation.uuid),
+        "role": message.role,
+        "kind": message.kind,
+        "status": message.status,
+        "is_open": message.is_open,
+        "failure_reason": message.failure_reason,
+        "html": html,
+        # What a reply being written has produced so far (saved every few seconds).
+        "partial": message.text if message.is_open else "",
+        "provider": message.provider,
+        "created_at": message.created_at,
+        "videos": [{"uuid": str(v.uuid), "name": v.original_name} for v in message.videos.all()],
+    }
+
+
+def thread_rows(conversation: Conversation, *, before: Message | None = None, limit: int) -> dict:
+    """The newest `limit` messages (before `before`, when given), oldest first."""
+    messages = conversation.messages.prefetch_related("videos").select_related("conversation")
+    if before is not None:
+        messages = messages.filter(
+            Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.pk)
+        )
+    page = list(messages.order_by("-created_at", "-id")[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    page.reverse()
+    return {"rows": [message_row(m) for m in page], "has_more": has_more}
+
+
+def conversation_rows(owner) -> list[dict]:
+    return [
+        {
+            "uuid": str(c.uuid),
+            "title": str(c),
+            "updated_at": c.updated_at,
+            "count": c.count,
+        }
+        for c in (
+            Conversation.objects.filter(owner=owner)
+            .annotate(count=Count("messages"))
+            .order_by("-updated_at", "-id")
+        )
+    ]

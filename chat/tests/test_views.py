@@ -1,0 +1,186 @@
+"""The chat pages and posts: state, limits, escaping, strangers."""
+
+from __future__ import annotations
+
+import django_rq
+import pytest
+from django.urls import reverse
+
+from chat import cache, jobs
+from chat.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db
+
+
+def _send(client, conversation, text="How long is it?", videos=(), **extra):
+    data = {"text": text}
+    if videos:
+        data["videos"] = [str(v.uuid) for v in videos]
+    return client.post(reverse("chat:send", args=[conversation.uuid]), data, **extra)
+
+
+def test_the_list_shows_own_conversations_newest_first(owner_client, owner, outsider):
+    Conversation.objects.create(owner=owner, title="older one")
+    Conversation.objects.create(owner=owner, title="newer one")
+    Conversation.objects.create(owner=outsider, title="not yours")
+    html = owner_client.get(reverse("chat:list")).content.decode()
+    assert html.index("newer one") < html.index("older one")
+    assert "not yours" not in html
+
+
+def test_new_starts_a_conversation(owner_client, owner):
+    response = owner_client.post(reverse("chat:new"))
+    conversation = Conversation.objects.get(owner=owner)
+    assert response["Location"] == conversation.get_absolute_url()
+
+
+def test_send_saves_the_message_and_queues_the_reply(
+    owner_client, conversation, analysed_video, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _send(owner_client, conversation, videos=[analysed_video], HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    question, reply = conversation.messages.order_by("created_at", "id")
+    assert (question.role, question.text, question.status) == ("user", "How long is it?", "complete")
+    assert list(question.videos.all()) == [analysed_video]
+    assert (reply.role, reply.status, reply.reply_to_id) == ("assistant", "pending", question.pk)
+    assert django_rq.get_queue("high").job_ids == [jobs.job_id(reply)]
+    assert f'id="message-{reply.uuid}-stream"' in response.content.decode()
+
+
+def test_send_without_videos_works_too(owner_client, conversation):
+    _send(owner_client, conversation, text="hello")
+    assert conversation.messages.count() == 2
+
+
+def test_the_first_message_titles_an_untitled_conversation(owner_client, owner):
+    conversation = Conversation.objects.create(owner=owner)
+    _send(owner_client, conversation, text="What is the loudest moment in my clip?")
+    conversation.refresh_from_db()
+    assert conversation.title == "What is the loudest moment in my clip?"
+
+
+def test_send_refuses_an_empty_message(owner_client, conversation):
+    response = _send(owner_client, conversation, text="   ", HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert b"Write a message or attach a video." in response.content
+    assert not conversation.messages.exists()
+
+
+def test_send_caps_the_length(owner_client, conversation, settings):
+    settings.CHAT_MAX_MESSAGE_CHARS = 50
+    response = _send(owner_client, conversation, text="x" * 51, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert b"the limit is 50" in response.content
+    assert not conversation.messages.exists()
+
+
+def test_send_caps_the_attachments(owner_client, owner, conversation, settings, analysed_video):
+    from analysis.models import Video
+
+    settings.CHAT_MAX_ATTACHMENTS = 1
+    second = Video.objects.create(
+        owner=owner, original_name="b.mp4", file="videos/b.mp4", size=1, sha256="b" * 64, container="mp4"
+    )
+    response = _send(owner_client, conversation, videos=[analysed_video, second], HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert b"at most 1 videos" in response.content
+    assert not conversation.messages.exists()
+
+
+def test_send_refuses_a_strangers_video(outsider_client, outsider, analysed_video):
+    theirs = Conversation.objects.create(owner=outsider)
+    response = _send(outsider_client, theirs, videos=[analysed_video], HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert b"not one of yours" in response.content
+    assert not theirs.messages.exists()
+
+
+def test_send_is_rate_limited_per_user(owner_client, conversation, settings):
+    settings.RATELIMIT_CHAT_USER = "2/m"
+    assert _send(owner_client, conversation).status_code == 302
+    assert _send(owner_client, conversation).status_code == 302
+    response = _send(owner_client, conversation, HTTP_HX_REQUEST="true")
+    assert response.status_code == 429
+    assert b"Too many messages in a short time" in response.content
+    assert conversation.messages.filter(role="user").count() == 2
+
+
+@pytest.mark.parametrize("name", ["chat:thread", "chat:older"])
+def test_a_stranger_gets_404_for_pages(outsider_client, conversation, name):
+    assert outsider_client.get(reverse(name, args=[conversation.uuid])).status_code == 404
+
+
+def test_a_stranger_gets_404_for_every_post(outsider_client, conversation, analysed_video):
+    reply = Message.objects.create(conversation=conversation, role="assistant", status="failed")
+    for url in (
+        reverse("chat:send", args=[conversation.uuid]),
+        reverse("chat:rename", args=[conversation.uuid]),
+        reverse("chat:delete", args=[conversation.uuid]),
+        reverse("chat:retry", args=[conversation.uuid, reply.uuid]),
+    ):
+        assert outsider_client.post(url, {"text": "hi", "title": "mine now"}).status_code == 404, url
+    conversation.refresh_from_db()
+    assert conversation.title == "About my clip"
+    assert conversation.messages.count() == 1
+
+
+def test_anonymous_is_sent_to_log_in(client, conversation):
+    response = client.get(reverse("chat:thread", args=[conversation.uuid]))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_text_titles_and_file_names_are_escaped(owner_client, owner, conversation, analysed_video):
+    analysed_video.original_name = "<script>alert('name')</script>.mp4"
+    analysed_video.save()
+    conversation.title = "<script>alert('title')</script>"
+    conversation.save()
+    _send(owner_client, conversation, text="<script>alert('text')</script>", videos=[analysed_video])
+    html = owner_client.get(reverse("chat:thread", args=[conversation.uuid])).content.decode()
+    assert "<script>alert(" not in html
+    assert "&lt;script&gt;alert(&#x27;text&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#x27;name&#x27;)" in html
+
+
+def test_the_thread_is_read_from_the_cache_and_invalidated_on_write(
+    owner_client, owner, conversation, redis_client
+):
+    url = reverse("chat:thread", args=[conversation.uuid])
+    owner_client.get(url)
+    key = cache.raw_key(owner.pk, f"thread:{conversation.uuid}")
+    assert redis_client.exists(key)
+    # A row changed behind the cache's back is not seen: the page comes from Redis.
+    Message.objects.create(conversation=conversation, role="user", text="sneaked in")
+    assert "sneaked in" not in owner_client.get(url).content.decode()
+    # A write through the app bumps the version: the next read rebuilds.
+    _send(owner_client, conversation, text="hello again")
+    assert cache.raw_key(owner.pk, f"thread:{conversation.uuid}") != key
+    html = owner_client.get(url).content.decode()
+    assert "sneaked in" in html
+    assert "hello again" in html
+
+
+def test_a_long_thread_loads_older_messages(owner_client, conversation, settings):
+    settings.CHAT_PAGE_SIZE = 5
+    for n in range(12):
+        Message.objects.create(conversation=conversation, role="user", text=f"message number {n:02d}")
+    html = owner_client.get(reverse("chat:thread", args=[conversation.uuid])).content.decode()
+    assert "message number 11" in html
+    assert "message number 06" not in html
+    first_shown = conversation.messages.get(text="message number 07")
+    older = owner_client.get(reverse("chat:older", args=[conversation.uuid]), {"before": first_shown.uuid})
+    body = older.content.decode()
+    assert "message number 02" in body
+    assert "message number 06" in body
+    assert "message number 07" not in body
+    assert "message number 01" not in body
+    assert 'hx-trigger="intersect once"' in body  # there is more above
+
+
+def test_rename_and_delete(owner_client, conversation):
+    owner_client.post(reverse("chat:rename", args=[conversation.uuid]), {"title": "Renamed"})
+    conversation.refresh_from_db()
+    assert conversation.title == "Renamed"
+    owner_client.post(reverse("chat:delete", args=[conversation.uuid]))
+    assert not Conversation.objects.filter(pk=conversation.pk).exists()

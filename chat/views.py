@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from analysis.models import Video
+from chat import cache, services
+from chat.forms import MessageForm, TitleForm
+from chat.models import Conversation, Message
+from chat.presenters import conversation_rows, message_row, thread_rows
+from videochat.ratelimits import limit_exceeded, too_many_requests
+
+
+def _get_conversation_for_user(request: HttpRequest, conversation_uuid) -> Conversation:
+    """The user's own conversation, or 404 (for strangers it does not exist)."""
+    return get_object_or_404(Conversation, uuid=conversation_uuid, owner=request.user)
+
+
+def _redirect(request: HttpRequest, to: str) -> HttpResponse:
+    return HttpResponseClientRedirect(to) if request.htmx else redirect(to)
+
+
+def _thread_context(
+    request: HttpRequest, conversation: Conversation, form: MessageForm | None = None
+) -> dict:
+    page = cache.cached(
+        request.user.pk,
+        f"thread:{conversation.uuid}",
+        lambda: thread_rows(conversation, limit=settings.CHAT_PAGE_SIZE),
+    )
+    return {
+        "conversation": conversation,
+        "rows": page["rows"],
+        "has_more": page["has_more"],
+        "attached": list(conversation.attached_videos()),
+        "my_videos": list(Video.objects.owned_by(request.user)[:50]),
+        "form": form or MessageForm(owner=request.user),
+        "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "max_attachments": settings.CHAT_MAX_ATTACHMENTS,
+    }
+
+
+@login_required
+@require_GET
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    rows = cache.cached(request.user.pk, "conversations", lambda: conversation_rows(request.user))
+    return render(request, "chat/list.html", {"conversations": rows})
+
+
+@login_required
+@require_POST
+def conversation_new(request: HttpRequest) -> HttpResponse:
+    conversation = services.conversation_create(owner=request.user)
+    return _redirect(request, conversation.get_absolute_url())
+
+
+@login_required
+@require_GET
+def thread(request: HttpRequest, conversation_uuid) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, conversation_uuid)
+    context = _thread_context(request, conversation)
+    if request.htmx and request.GET.get("part") == "attachments":
+        return render(request, "chat/thread.html#attachments", context)
+    return render(request, "chat/thread.html", context)
+
+
+@login_required
+@require_GET
+def older_messages(request: HttpRequest, conversation_uuid) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, conversation_uuid)
+    before = Message.objects.filter(conversation=conversation, uuid=request.GET.get("before") or None).first()
+    if before is None:
+        raise Http404("No such message in this conversation.")
+    page = cache.cached(
+        request.user.pk,
+        f"thread:{conversation.uuid}:before:{before.uuid}",
+        lambda: thread_rows(conversation, before=before, limit=settings.CHAT_PAGE_SIZE),
+    )
+    return render(request, "chat/_older.html", {"conversation": conversation, **page})
+
+
+@login_required
+@require_POST
+def message_send(request: HttpRequest, conversation_uuid) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, conversation_uuid)
+    wait = limit_exceeded(request, group="chat-user", key="user", rate=settings.RATELIMIT_CHAT_USER)
+    if wait:
+        return too_many_requests(request, retry_after=wait, what="messages in a short time")
+    form = MessageForm(request.POST, owner=request.user)
+    if not form.is_valid():
+        if request.htmx:
+            return render(request, "chat/thread.html#composer-errors", {"form": form}, status=400)
+        return render(request, "chat/thread.html", _thread_context(request, conversation, form), status=400)
+    question, reply = services.message_send(
+        conversation=conversation, text=form.cleaned_data["text"], videos=form.cleaned_data["videos"]
+    )
+    if not request.htmx:
+        return redirect(conversation.get_absolute_url())
+    response = render(request, "chat/_sent.html", {"rows": [message_row(question), message_row(reply)]})
+    response["HX-Trigger"] = "message-sent"
+    return response
+
+
+@login_required
+@require_POST
+def message_retry(request: HttpRequest, conversation_uuid, message_uuid) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, conversation_uuid)
+    message = get_object_or_404(
+        Message, conversation=conversation, uuid=message_uuid, role=Message.Role.ASSISTANT
+    )
+    if message.status != Message.Status.FAILED:
+        return _redirect(request, conversation.get_absolute_url())
+    services.message_retry(message=message)
+    if request.htmx:
+        return render(request, "chat/_message.html", {"m": message_row(message)})
+    return redirect(conversation.get_absolute_url())
+
+
+@login_required
+@require_POST
+def conversation_rename(request: HttpRequest, conversation_uuid) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, conversation_uuid)
+    form = TitleForm(request.POST)
+    if form.is_valid():
+        services.conversation_rename(conversation=conversation, title=form.cleaned_data["title"])
+    status = 200 if form.is_valid() else 400
+    if request.htmx:
+        return render(
+            request,
+            "chat/thread.html#title",
+            {"conversation": conversation, "title_form": form},
+            status=status,
+        )
+    if status == 400:
+        return render(
+            request,
+            "chat/thread.html",
+            {**_thread_context(request, conversation), "title_form": form},
+            status=400,
+        )
+    return redirect(conversation.get_absolute_url())
+
+
+@login_required
+@require_POST
+def conversation_delete(request: HttpRequest, conversation_uuid) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, conversation_uuid)
+    services.conversation_delete(conversation=conversation)
+    return _redirect(request, "/chat/")

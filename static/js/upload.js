@@ -1,0 +1,143 @@
+// Video uploads, one request per file so that each file has its own progress bar.
+// No inline script (strict CSP): this file finds the form by its data-upload-form
+// attribute. Without JavaScript, or in a browser without DataTransfer, the form
+// simply posts every file at once and the server answers with messages.
+(function () {
+  "use strict";
+
+  var PARALLEL = 2;
+
+  function supported() {
+    if (!window.htmx || typeof window.DataTransfer !== "function") { return false; }
+    try { return !!new DataTransfer().items; } catch (error) { return false; }
+  }
+
+  function failureText(xhr) {
+    var status = xhr ? xhr.status : 0;
+    if (status === 403) { return "Not uploaded: you are logged out or this page is out of date. Reload the page and try again."; }
+    if (status === 413) { return "Not uploaded: the file is too large for the server."; }
+    if (status === 0) { return "Not uploaded: the connection was interrupted. Try again."; }
+    return "Not uploaded: something went wrong on our side (HTTP " + status + "). Try again.";
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text) { node.textContent = text; }  // textContent: file names are never parsed as HTML
+    return node;
+  }
+
+  function enhance(form) {
+    if (form.hasAttribute("data-upload-ready")) { return; }
+    var queue = document.getElementById(form.getAttribute("data-queue"));
+    var input = form.querySelector("input[type=file]");
+    if (!queue || !input) { return; }
+    form.setAttribute("data-upload-ready", "");
+    form.classList.add("is-enhanced");
+    var zone = form.querySelector("[data-drop-zone]") || form;
+    var maxBytes = parseInt(form.getAttribute("data-max-bytes") || "0", 10);
+    var maxMb = form.getAttribute("data-max-mb");
+    var waiting = [];
+    var running = 0;
+
+    function pump() {
+      while (running < PARALLEL && waiting.length) {
+        running += 1;
+        var next = waiting.shift();
+        next.status.textContent = "Uploading…";
+        htmx.trigger(next.form, "upload-start");
+      }
+    }
+
+    // One small htmx form per file: htmx posts it, reports its upload progress
+    // (htmx:xhr:progress) and swaps the server's verdict in place of the item.
+    function add(file) {
+      var item = element("div", "upload-item");
+      var itemForm = element("form", "upload-item-form");
+      itemForm.setAttribute("hx-post", form.getAttribute("action"));
+      itemForm.setAttribute("hx-encoding", "multipart/form-data");
+      itemForm.setAttribute("hx-trigger", "upload-start");
+      itemForm.setAttribute("hx-target", "closest .upload-item");
+      itemForm.setAttribute("hx-swap", "outerHTML");
+      var fileInput = element("input");
+      fileInput.type = "file";
+      fileInput.name = input.name;
+      fileInput.hidden = true;
+      var transfer = new DataTransfer();
+      transfer.items.add(file);
+      fileInput.files = transfer.files;
+      var name = element("span", "upload-name", file.name);
+      var bar = element("progress", "upload-progress");
+      bar.max = 100;
+      bar.value = 0;
+      bar.setAttribute("aria-label", "Upload progress of " + file.name);
+      var status = element("span", "upload-status", "Waiting…");
+      itemForm.append(fileInput, name, bar, status);
+      item.append(itemForm);
+      queue.append(item);
+
+      if (maxBytes && file.size > maxBytes) {
+        // The server would refuse it too; spare the user the wait.
+        item.classList.add("refused");
+        bar.remove();
+        status.textContent = "Refused: it is larger than the " + maxMb + " MB limit.";
+        return;
+      }
+
+      itemForm.addEventListener("htmx:xhr:progress", function (event) {
+        var detail = event.detail;
+        if (!detail.lengthComputable || !detail.total) { return; }
+        var percent = Math.floor((detail.loaded * 100) / detail.total);
+        if (percent <= bar.value) { return; }  // the response's download progress starts again at 0
+        bar.value = percent;
+        status.textContent = percent < 100 ? "Uploading " + percent + "%" : "Checking…";
+      });
+      itemForm.addEventListener("htmx:afterRequest", function (event) {
+        running -= 1;
+        pump();
+        if (!event.detail.successful && item.isConnected) {
+          item.classList.add("refused");
+          status.textContent = failureText(event.detail.xhr);
+        }
+      });
+      htmx.process(itemForm);
+      waiting.push({ form: itemForm, status: status });
+    }
+
+    function addAll(files) {
+      Array.prototype.forEach.call(files || [], add);
+      pump();
+    }
+
+    input.addEventListener("change", function () {
+      addAll(input.files);
+      input.value = "";
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      addAll(input.files);
+      input.value = "";
+    });
+    ["dragenter", "dragover"].forEach(function (type) {
+      zone.addEventListener(type, function (event) {
+        event.preventDefault();
+        zone.classList.add("is-dragover");
+      });
+    });
+    zone.addEventListener("dragleave", function (event) {
+      if (!zone.contains(event.relatedTarget)) { zone.classList.remove("is-dragover"); }
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      zone.classList.remove("is-dragover");
+      addAll(event.dataTransfer && event.dataTransfer.files);
+    });
+  }
+
+  if (!supported()) { return; }
+  htmx.onLoad(function (root) {
+    var forms = root.matches && root.matches("form[data-upload-form]") ? [root] : [];
+    forms = forms.concat(Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("form[data-upload-form]") : []));
+    forms.forEach(enhance);
+  });
+})();

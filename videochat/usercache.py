@@ -1,0 +1,59 @@
+"""Per-user read caches in Redis, under versioned keys.
+
+Every write to what a user sees bumps that user's version in the namespace,
+so invalidation is one increment and entries under old versions simply
+expire. Each app has its own namespace (`videos`, `chat`).
+
+A namespace can name a boolean setting that switches its cache off (reads
+then go straight to the database, e.g. while debugging); it is read at call
+time, so `override_settings` and a restart with a new environment both apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+
+T = TypeVar("T")
+
+
+class UserCache:
+    def __init__(self, namespace: str, *, ttl: int = 60 * 60, enabled_setting: str | None = None) -> None:
+        self.namespace = namespace
+        self.ttl = ttl
+        self.enabled_setting = enabled_setting
+
+    @property
+    def enabled(self) -> bool:
+        return self.enabled_setting is None or bool(getattr(settings, self.enabled_setting, True))
+
+    def _version_key(self, user_id: int) -> str:
+        return f"{self.namespace}:v:{int(user_id)}"
+
+    def version(self, user_id: int) -> int:
+        cache.add(self._version_key(user_id), 1, timeout=None)
+        return int(cache.get(self._version_key(user_id), 1))
+
+    def bump(self, user_id: int) -> None:
+        """Invalidate everything cached in this namespace for this user."""
+        try:
+            cache.incr(self._version_key(user_id))
+        except ValueError:  # no version yet: nothing is cached under one either
+            cache.add(self._version_key(user_id), 1, timeout=None)
+
+    def key(self, user_id: int, name: str) -> str:
+        return cache.make_key(f"{self.namespace}:{int(user_id)}:{self.version(user_id)}:{name}")
+
+    def cached(self, user_id: int, name: str, build: Callable[[], T]) -> T:
+        """Read `name` for this user from the cache, building and storing it on a miss."""
+        if not self.enabled:
+            return build()
+        entry = f"{self.namespace}:{int(user_id)}:{self.version(user_id)}:{name}"
+        value = cache.get(entry)
+        if value is None:
+            value = build()
+            cache.set(entry, value, timeout=self.ttl)
+        return value

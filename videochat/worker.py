@@ -1,0 +1,42 @@
+"""The RQ worker class VideoChat runs (settings.RQ["WORKER_CLASS"]).
+
+On start-up and every MAINTENANCE_SECONDS it sends `worker_maintenance`, so
+each app can find work its queue lost (a worker killed mid-job, Redis that
+forgot its data) and queue it again. The database row is the truth; Redis is
+transport.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import Signal
+from django_rq.utils import reset_db_connections
+from rq import Worker as RQWorker
+
+logger = logging.getLogger(__name__)
+
+# Sent with no arguments; receivers re-enqueue what they find lost.
+worker_maintenance = Signal()
+
+MAINTENANCE_SECONDS = 60
+
+
+def run_maintenance() -> None:
+    for receiver, result in worker_maintenance.send_robust(sender=None):
+        if isinstance(result, Exception):
+            logger.error("maintenance by %s failed: %s", receiver, result, exc_info=result)
+
+
+class Worker(RQWorker):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        super().__init__(*args, **kwargs)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            run_maintenance()
+        finally:
+            # The work horse is forked from this process: it must not share our connections.
+            reset_db_connections()
