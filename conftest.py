@@ -11,6 +11,18 @@ from django_redis import get_redis_connection
 PASSWORD = "correct horse battery staple 42"
 
 
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory):
+    from analysis.tests.clips import make_clip
+
+    """Small clips with known content, made once per test run."""
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "short": make_clip(folder / "short.mp4", duration=4.0, size=(320, 180), fps=25, cuts=(1.2, 2.6)),
+        "other": make_clip(folder / "other.mp4", duration=3.0, size=(256, 144), fps=25, cuts=(1.5,)),
+    }
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _static_files_from_finders():
     """Serve static files from the source tree: tests do not run collectstatic."""

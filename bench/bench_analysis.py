@@ -16,13 +16,15 @@ round so that background load hits all of them alike:
 
 Prints a table, then one ``name: value`` line per figure. Times are the best
 of the runs (the least disturbed by other work on the machine); medians are
-in the table.
+in the table, and so is the CPU time each used (ffmpeg included), which a
+busy machine sways less than wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,6 +48,26 @@ CLIP: dict[str, Any] = {
     "audio_rate": 48000,
 }
 CACHE_VERSION = 1
+FIGURE_ORDER = (
+    "analysis_seconds",
+    "decode_floor_seconds",
+    "pyscenedetect_seconds",
+    "analysis_vs_decode_floor",
+    "pyscenedetect_vs_decode_floor",
+    "cut_precision",
+    "cut_recall",
+    "analysis_cpu_seconds",
+    "decode_floor_cpu_seconds",
+    "analysis_cpu_vs_decode_floor",
+    "pyscenedetect_cpu_vs_decode_floor",
+    "pyscenedetect_cut_precision",
+    "pyscenedetect_cut_recall",
+    "analysis_every_frame_seconds",
+    "analysis_every_frame_vs_decode_floor",
+    "analysis_every_frame_cpu_vs_decode_floor",
+    "analysis_every_frame_cut_precision",
+    "analysis_every_frame_cut_recall",
+)
 FIGURE_KEYS = {
     "analysis": "analysis",
     "every frame": "analysis_every_frame",
@@ -134,10 +156,23 @@ def run_pyscenedetect(clip: Clip) -> list[float]:
     return [start.seconds for start, _ in scenes[1:]]
 
 
-def timed(function: Callable[[Clip], object], clip: Clip) -> tuple[float, object]:
+def timed(function: Callable[[Clip], object], clip: Clip) -> tuple[float, float, object]:
+    """Run ``function(clip)``; return its wall time, the CPU time it used, and its result.
+
+    CPU time counts this process and the processes it waited for (ffmpeg); it
+    is less swayed than wall time by other work on a busy machine.
+    """
+    before = _cpu_seconds()
     start = time.perf_counter()
     result = function(clip)
-    return time.perf_counter() - start, result
+    wall = time.perf_counter() - start
+    return wall, _cpu_seconds() - before, result
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -156,52 +191,48 @@ def main(argv: Sequence[str] | None = None) -> None:
         contenders["pyscenedetect"] = run_pyscenedetect
 
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
     cuts: dict[str, object] = {}
     for _ in range(args.runs):
         for name, function in contenders.items():
-            seconds, cuts[name] = timed(function, clip)
+            seconds, cpu_seconds, cuts[name] = timed(function, clip)
             times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
 
-    floor = min(times["decode floor"])
-    figures: dict[str, float] = {}
     print(
         f"clip: {clip.path} ({clip.duration:.0f} s, {clip.size[0]}x{clip.size[1]}, "
-        f"{clip.fps} fps, {len(clip.cuts)} cuts); best and median of {args.runs} runs\n"
+        f"{clip.fps} fps, {len(clip.cuts)} cuts); {args.runs} runs each, interleaved\n"
     )
-    median_floor = statistics.median(times["decode floor"])
-    print(f"{'':16}{'best s':>9}{'x floor':>9}{'median s':>10}{'x floor':>9}{'precision':>11}{'recall':>8}")
+    floor, median_floor = min(times["decode floor"]), statistics.median(times["decode floor"])
+    cpu_floor = min(cpu["decode floor"])
+    print(
+        f"{'':14}{'best s':>8}{'x floor':>9}{'median s':>10}{'x floor':>9}"
+        f"{'cpu s':>8}{'x floor':>9}{'precision':>11}{'recall':>8}"
+    )
+    figures: dict[str, float] = {"decode_floor_seconds": floor, "decode_floor_cpu_seconds": cpu_floor}
     for name, samples in times.items():
-        best, median = min(samples), statistics.median(samples)
-        row = f"{name:16}{best:9.3f}{best / floor:9.3f}{median:10.3f}{median / median_floor:9.3f}"
+        best, median, best_cpu = min(samples), statistics.median(samples), min(cpu[name])
+        row = (
+            f"{name:14}{best:8.3f}{best / floor:9.3f}{median:10.3f}{median / median_floor:9.3f}"
+            f"{best_cpu:8.2f}{best_cpu / cpu_floor:9.3f}"
+        )
         if name != "decode floor":
             precision, recall = precision_recall(cuts[name], clip.cuts, clip.fps)  # type: ignore[arg-type]
             row += f"{precision:11.3f}{recall:8.3f}"
             key = FIGURE_KEYS[name]
-            figures[f"{key}_seconds"] = best
-            figures[f"{key}_vs_decode_floor"] = best / floor
             prefix = "" if key == "analysis" else f"{key}_"
-            figures[f"{prefix}cut_precision"] = precision
-            figures[f"{prefix}cut_recall"] = recall
+            figures |= {
+                f"{key}_seconds": best,
+                f"{key}_vs_decode_floor": best / floor,
+                f"{key}_cpu_seconds": best_cpu,
+                f"{key}_cpu_vs_decode_floor": best_cpu / cpu_floor,
+                f"{prefix}cut_precision": precision,
+                f"{prefix}cut_recall": recall,
+            }
         print(row)
-    figures["decode_floor_seconds"] = floor
-    print()
+    print("\nseconds: best wall time; cpu s: best CPU time, ffmpeg included\n")
 
-    order = [
-        "analysis_seconds",
-        "decode_floor_seconds",
-        "pyscenedetect_seconds",
-        "analysis_vs_decode_floor",
-        "pyscenedetect_vs_decode_floor",
-        "cut_precision",
-        "cut_recall",
-        "pyscenedetect_cut_precision",
-        "pyscenedetect_cut_recall",
-        "analysis_every_frame_seconds",
-        "analysis_every_frame_vs_decode_floor",
-        "analysis_every_frame_cut_precision",
-        "analysis_every_frame_cut_recall",
-    ]
-    for name in order:
+    for name in FIGURE_ORDER:
         if name in figures:
             print(f"{name}: {figures[name]:.3f}")
 

@@ -398,7 +398,7 @@ def profile_thread(conversation_uuid: str, out_path: str, runs: int = 40) -> Non
     limit = settings.CHAT_PAGE_SIZE
     page = thread_rows(conversation, limit=limit)
     context = with_cache(True, lambda: views._thread_context(request(), conversation))()
-    name = f"thread:{conversation.uuid}"
+    name = views.thread_cache_name(conversation, user.pk)
     measures = {
         # the whole Django stack (middleware, session, auth), no server
         "django_stack_cached_ms": with_cache(True, get_page),
@@ -565,6 +565,8 @@ def wait_for_worker(redis_url_: str, name: str, process: subprocess.Popen, timeo
 def percentile(samples: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100)."""
     ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
 
@@ -582,6 +584,7 @@ async def log_in(client, password: str) -> None:
 @dataclass
 class Reply:
     uuid: str = ""
+    seen: int = 0  # how many socket messages had arrived before the POST
     started: float = 0.0  # perf_counter just before the POST
     started_wall: float = 0.0  # time.time() at the same moment
     posted: float = 0.0  # the POST's answer read
@@ -634,9 +637,7 @@ def match(reply: Reply, received: list[tuple[float, str]]) -> None:
     whole = f'id="message-{reply.uuid}"'
     reply.first_push = reply.first_chunk = reply.complete = None
     reply.chunks = 0
-    for at, text in received:
-        if at < reply.started:
-            continue
+    for at, text in received[reply.seen :]:
         if stream in text:
             reply.chunks += 1
             if reply.first_chunk is None:
@@ -662,7 +663,7 @@ def job_times(redis_client, reply: Reply) -> dict[str, float]:
 
 
 async def send_replies(
-    client, socket: Socket, redis_client, conversation: str, video: str, count: int, deadline: float
+    client, socket: Socket, conversation: str, video: str, count: int, deadline: float
 ) -> list[Reply]:
     """Ask `count` questions one after another; each waits for its reply to complete."""
     replies = []
@@ -670,7 +671,7 @@ async def send_replies(
     for _ in range(count):
         if time.monotonic() > deadline:
             break
-        reply = Reply(started=time.perf_counter(), started_wall=time.time())
+        reply = Reply(seen=len(socket.received), started=time.perf_counter(), started_wall=time.time())
         response = await client.post(
             f"/chat/{conversation}/send/", data={"text": QUESTION, "videos": video}, headers=headers
         )
@@ -681,10 +682,10 @@ async def send_replies(
         reply.uuid = found.group(1)
         give_up = time.monotonic() + REPLY_TIMEOUT
         while time.monotonic() < give_up:
+            socket.arrived.clear()
             match(reply, socket.received)
             if reply.complete is not None:
                 break
-            socket.arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(socket.arrived.wait(), timeout=0.5)
         if reply.complete is None:
@@ -773,14 +774,13 @@ async def figure_replies(args, procs: Processes, env, workdir, server, ids, pass
                     worker = procs.start(worker_args(kind, name), env, workdir / f"worker-{kind}.log")
                     try:
                         wait_for_worker(env["REDIS_URL"], name, worker)
-                        await send_replies(
-                            client, socket, redis_client, ids["send"], ids["video"], args.warmups, deadline
-                        )
+                        await send_replies(client, socket, ids["send"], ids["video"], args.warmups, deadline)
                         worker_cpu = cpu_seconds(worker.pid, children=True)
                         server_cpu = cpu_seconds(server.process.pid)
                         results[kind].replies += await send_replies(
-                            client, socket, redis_client, ids["send"], ids["video"], per_round, deadline
+                            client, socket, ids["send"], ids["video"], per_round, deadline
                         )
+                        await asyncio.sleep(0.5)  # the last work horse exits and is reaped: its CPU counts
                         results[kind].worker_cpu += cpu_seconds(worker.pid, children=True) - worker_cpu
                         results[kind].server_cpu += cpu_seconds(server.process.pid) - server_cpu
                     finally:
@@ -809,12 +809,12 @@ def print_reply_table(results: dict[str, Replies]) -> dict[str, float]:
             ("first chunk", lambda r: r.ms(r.first_chunk)),
             ("full reply", lambda r: r.ms(r.complete)),
         ):
-            samples = [pick(r) for r in replies]
+            samples = [x for x in map(pick, replies) if x is not None]
             print(
                 f"{label if what == 'POST answered' else '':30}{len(samples):>4}"
                 f"{percentile(samples, 50):8.1f}{percentile(samples, 95):8.1f}{max(samples):8.1f}  {what}"
             )
-        first = [r.ms(r.first_chunk) for r in replies]
+        first = [r.ms(r.first_chunk) for r in replies if r.first_chunk is not None]
         figures[f"{prefix}first_chunk_p95_ms"] = percentile(first, 95)
         figures[f"{prefix}first_chunk_p50_ms"] = percentile(first, 50)
         figures[f"{prefix}full_reply_p95_ms"] = percentile([r.ms(r.complete) for r in replies], 95)
@@ -1018,30 +1018,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--replies", type=int, default=40, help="measured replies per worker class")
-    parser.add_argument("--reply-rounds", type=int, default=2, help="alternating rounds per worker class")
-    parser.add_argument("--warmups", type=int, default=3, help="unmeasured replies after each worker start")
-    parser.add_argument("--reply-time-cap", type=float, default=240, help="seconds for all reply rounds")
-    parser.add_argument("--fork-only", action="store_true", help="only the project's worker, no comparison")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=10, help="load seconds per thread server")
-    parser.add_argument("--load-rounds", type=int, default=2, help="A/B rounds the seconds are split into")
-    parser.add_argument("--only", choices=("replies", "thread"), help="run one of the two figures")
-    parser.add_argument("--profiles", action="store_true", help="also print cProfile output of the job")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs) afterwards")
-    args = parser.parse_args(argv)
-
+def run(args, workdir: Path, procs: Processes) -> dict[str, float]:
     import redis
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     password = "bench password " + secrets.token_hex(8)
-    procs = Processes()
     figures: dict[str, float] = {}
-    try:
-        with redis_url(workdir) as redis_location:
+    with redis_url(workdir) as redis_location:
+        try:
             env = dict(os.environ)
             env.update(
                 {
@@ -1071,11 +1054,40 @@ def main(argv: list[str] | None = None) -> int:
                 figures.update(figure_1(args, procs, env, workdir, cached, ids, password, redis_client))
             if args.only != "replies":
                 uncached = start_daphne(procs, {**env, "CHAT_READ_CACHE": "false"}, workdir, "uncached")
-                figures.update(
-                    figure_2(args, env, workdir, {"cached": cached, "uncached": uncached}, ids, password)
-                )
+                servers = {"cached": cached, "uncached": uncached}
+                figures.update(figure_2(args, env, workdir, servers, ids, password))
+        finally:
+            # Servers and workers go before the Redis they use; a second Ctrl-C must not cut this short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            procs.stop_all()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replies", type=int, default=40, help="measured replies per worker class")
+    parser.add_argument("--reply-rounds", type=int, default=2, help="alternating rounds per worker class")
+    parser.add_argument("--warmups", type=int, default=3, help="unmeasured replies after each worker start")
+    parser.add_argument("--reply-time-cap", type=float, default=240, help="seconds for all reply rounds")
+    parser.add_argument("--fork-only", action="store_true", help="only the project's worker, no comparison")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10, help="load seconds per thread server")
+    parser.add_argument("--load-rounds", type=int, default=2, help="A/B rounds the seconds are split into")
+    parser.add_argument("--only", choices=("replies", "thread"), help="run one of the two figures")
+    parser.add_argument("--profiles", action="store_true", help="also print cProfile output of the job")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs) afterwards")
+    args = parser.parse_args(argv)
+
+    # Our own handlers, not asyncio's: Ctrl-C interrupts wherever the bench is, even in a blocking wait.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
+    procs = Processes()
+    try:
+        figures = run(args, workdir, procs)
     except KeyboardInterrupt:
-        print("interrupted; stopping everything the bench started", file=sys.stderr)
+        print("interrupted; stopped everything the bench started", file=sys.stderr)
         return 130
     finally:
         procs.stop_all()

@@ -4,21 +4,25 @@ Run from the project root (no Django needed)::
 
     python -m bench.bench_transcribe [--runs 3] [--variants]
 
-Generates a clip of about 70 s: a fixed paragraph of ordinary English (an
-office update, 14 sentences) spoken by espeak-ng with pauses between the
-sentences, under a test picture, as H.264 + AAC. Then it loads the model
-(timed: the cold start a worker pays once) and times, round by round so that
-background load hits all of them alike:
+Generates a clip of about 67 s: a fixed paragraph of ordinary English (an
+office update, 14 sentences, 151 words) spoken by espeak-ng with pauses of
+0.7-2.5 s between the sentences, under a test picture, as H.264 + AAC. Then it
+loads the model (timed, imports included: what each process that transcribes
+pays once) and times, round by round so that background load hits all of them
+alike:
 
 - ``chosen``: :func:`analysis.analyzers.transcribe.transcribe` as it is;
 - ``faster-whisper defaults``: the same file with ``options={}`` (beam search
   of 5, no voice-activity filter, each window conditioned on the one before);
 - with ``--variants``, a few single changes to the chosen settings.
 
-Each run includes decoding the audio from the file. Prints a table, then one
-``name: value`` line per figure. Times are the best of the runs (the least
-disturbed by other work on the machine); medians and CPU seconds (all threads
-of this process) are in the table.
+Each run includes decoding the audio from the file. Prints a table, then the
+chosen settings' transcript, then one ``name: value`` line per figure. Times
+are the best of the runs (the least disturbed by other work on the machine);
+medians and CPU seconds (all threads of this process) are in the table.
+``x real`` is seconds of audio per wall second; ``WER`` the word error rate
+(lower case, punctuation dropped); ``start err`` the worst distance from a
+sentence's start to the nearest segment start.
 """
 
 from __future__ import annotations

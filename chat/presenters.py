@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, Q
+from django.template.loader import render_to_string
 from django.utils.html import linebreaks
 
 from chat.markdown import render_markdown
@@ -42,7 +43,14 @@ def thread_rows(conversation: Conversation, *, before: Message | None = None, li
     has_more = len(page) > limit
     page = page[:limit]
     page.reverse()
-    return {"rows": [message_row(m) for m in page], "has_more": has_more}
+    rows = [message_row(m) for m in page]
+    for row in rows:
+        # Finished messages are rendered once, here, and the HTML is cached with the rows.
+        # Others are rendered per request: a failed one carries a form with this
+        # request's CSRF token, an open one changes.
+        if row["status"] == Message.Status.COMPLETE:
+            row["rendered"] = render_to_string("chat/_message.html", {"m": row})
+    return {"rows": rows, "has_more": has_more}
 
 
 def conversation_rows(owner) -> list[dict]:

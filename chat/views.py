@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from analysis import cache as video_cache
 from analysis.models import Video
 from chat import cache, services
 from chat.forms import MessageForm, TitleForm
@@ -24,20 +25,26 @@ def _redirect(request: HttpRequest, to: str) -> HttpResponse:
     return HttpResponseClientRedirect(to) if request.htmx else redirect(to)
 
 
+def thread_cache_name(conversation: Conversation, user_id: int) -> str:
+    # The page shows videos too: their version is part of the name, so a video's
+    # change (its analysis finished, say) is a miss as much as a new message is.
+    return f"thread:{conversation.uuid}:videos-{video_cache.version(user_id)}"
+
+
 def _thread_context(
     request: HttpRequest, conversation: Conversation, form: MessageForm | None = None
 ) -> dict:
-    page = cache.cached(
-        request.user.pk,
-        f"thread:{conversation.uuid}",
-        lambda: thread_rows(conversation, limit=settings.CHAT_PAGE_SIZE),
-    )
+    def build() -> dict:
+        return {
+            **thread_rows(conversation, limit=settings.CHAT_PAGE_SIZE),
+            "attached": list(conversation.attached_videos()),
+            "my_videos": list(Video.objects.owned_by(request.user)[:50]),
+        }
+
+    data = cache.cached(request.user.pk, thread_cache_name(conversation, request.user.pk), build)
     return {
         "conversation": conversation,
-        "rows": page["rows"],
-        "has_more": page["has_more"],
-        "attached": list(conversation.attached_videos()),
-        "my_videos": list(Video.objects.owned_by(request.user)[:50]),
+        **data,
         "form": form or MessageForm(owner=request.user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         "max_attachments": settings.CHAT_MAX_ATTACHMENTS,

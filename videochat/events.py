@@ -8,7 +8,10 @@ re-read their state whenever the socket (re)connects.
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
+import asyncio
+import os
+import threading
+
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
@@ -21,9 +24,33 @@ def user_group(user_id: int) -> str:
     return f"user.{int(user_id)}"
 
 
+class _PushLoop:
+    """One event loop per process, on a daemon thread, that sync pushes run on.
+
+    async_to_sync would start a thread, a loop and a Redis connection for every
+    push (2-7 ms each, and a reply makes a dozen); this keeps one of each.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def run(self, coroutine, timeout: float = 10):
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child: threads do not survive fork
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="push-loop", daemon=True).start()
+                self._pid = os.getpid()
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+
+_push_loop = _PushLoop()
+
+
 def push_html(user_id: int, html: str) -> None:
     """Send an HTML fragment to every open page of one user (sync callers)."""
-    async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "html.push", "html": html})
+    _push_loop.run(apush_html(user_id, html))
 
 
 async def apush_html(user_id: int, html: str) -> None:

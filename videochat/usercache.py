@@ -34,8 +34,12 @@ class UserCache:
         return f"{self.namespace}:v:{int(user_id)}"
 
     def version(self, user_id: int) -> int:
-        cache.add(self._version_key(user_id), 1, timeout=None)
-        return int(cache.get(self._version_key(user_id), 1))
+        key = self._version_key(user_id)
+        value = cache.get(key)
+        if value is None:  # first use: start at 1 (add, so a concurrent start is not lost)
+            cache.add(key, 1, timeout=None)
+            value = cache.get(key, 1)
+        return int(value)
 
     def bump(self, user_id: int) -> None:
         """Invalidate everything cached in this namespace for this user."""

@@ -4,15 +4,23 @@ On start-up and every MAINTENANCE_SECONDS it sends `worker_maintenance`, so
 each app can find work its queue lost (a worker killed mid-job, Redis that
 forgot its data) and queue it again. The database row is the truth; Redis is
 transport.
+
+Jobs from IN_PROCESS_QUEUES (chat replies) run in the worker process itself:
+forking a cold work horse per reply cost more than the reply (measured by
+bench/bench_chat.py: first chunk p50 90 ms forked, ~50 ms in process). Heavy
+jobs (video analysis) still run in a forked work horse, so a crash or a leak
+there never takes the worker down.
 """
 
 from __future__ import annotations
 
 import logging
 
+from django.db import close_old_connections, connections
 from django.dispatch import Signal
 from django_rq.utils import reset_db_connections
 from rq import Worker as RQWorker
+from rq.worker import WorkerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +28,7 @@ logger = logging.getLogger(__name__)
 worker_maintenance = Signal()
 
 MAINTENANCE_SECONDS = 60
+IN_PROCESS_QUEUES = frozenset({"high"})
 
 
 def run_maintenance() -> None:
@@ -40,3 +49,17 @@ class Worker(RQWorker):
         finally:
             # The work horse is forked from this process: it must not share our connections.
             reset_db_connections()
+
+    def execute_job(self, job, queue) -> None:
+        if queue.name not in IN_PROCESS_QUEUES:
+            # The work horse is forked from this process: it must not share our connections.
+            connections.close_all()
+            super().execute_job(job, queue)
+            return
+        close_old_connections()
+        execution = self.prepare_execution(job)
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            close_old_connections()
+        self.set_state(WorkerStatus.IDLE)

@@ -11,9 +11,10 @@ separate pipes:
 - ``posters`` a handful of frames at poster size spread over the video;
 - ``audio`` the first audio track as 16 kHz mono float PCM.
 
-Full-size pictures never cross into Python, and deblocking is skipped while
-decoding (invisible at these sizes), which is what keeps the whole analysis
-under the cost of a plain ``ffmpeg -i file -f null -`` decode.
+Full-size pictures never cross into Python. Deblocking is skipped while
+decoding (invisible at these sizes) and, if asked, so are the frames no other
+frame depends on; that is what keeps the whole analysis under the cost of a
+plain ``ffmpeg -i file -f null -`` decode.
 
 The main thread reads ``pipe:1``; one thread per other pipe reads its stream,
 so ffmpeg never blocks on a full pipe.
@@ -176,67 +177,42 @@ def ffmpeg_exe() -> str:
 
 
 def _command(path: Path, plan: Plan, samples_fd: int, posters_fd: int, audio_fd: int) -> list[str]:
-    sw, sh = plan.sample_size
-    pw, ph = plan.poster_size
     upright = _UPRIGHT[plan.rotation]
     # Scale in the stored orientation, then turn the (now small) picture upright.
-    stored = (lambda w, h: (h, w)) if plan.rotation in (90, 270) else (lambda w, h: (w, h))
-    (ssw, ssh), (spw, sph) = stored(sw, sh), stored(pw, ph)
+    sw, sh = _stored(plan.sample_size, plan.rotation)
+    pw, ph = _stored(plan.poster_size, plan.rotation)
     graph = [
         "[0:v:0]split=3[small][samples][posters]",
         f"[small]fps={plan.fps}:start_time=0,"
         f"scale={SMALL_SIZE[0]}:{SMALL_SIZE[1]}:flags=area,format=yuv420p[small_out]",
-        f"[samples]fps={SAMPLE_FPS}:start_time=0,"
-        f"scale={ssw}:{ssh}:flags=area{upright},format=rgb24[samples_out]",
+        f"[samples]fps={SAMPLE_FPS}:start_time=0,scale={sw}:{sh}:flags=area{upright},format=rgb24[samples_out]",
         # One frame at poster_start, then the first frame each poster_step after.
         f"[posters]select='isnan(prev_selected_t)*gte(t,{plan.poster_start:.3f})"
         f"+gte(t-prev_selected_t,{plan.poster_step:.3f})',"
-        f"scale={spw}:{sph}:flags=bicubic{upright},format=rgb24[posters_out]",
+        f"scale={pw}:{ph}:flags=bicubic{upright},format=rgb24[posters_out]",
     ]
-    if plan.audio:
-        graph.append(f"[0:a:0]aresample={AUDIO_RATE},aformat=sample_fmts=flt:channel_layouts=mono[audio_out]")
     decoder_options = ["-skip_loop_filter:v", "all", "-flags2:v", "fast"]
     if plan.skip_nonreference:
         decoder_options += ["-skip_frame:v", "noref"]
-    command = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-noautorotate",
-        *decoder_options,
-        "-i",
-        str(path),
-        "-filter_complex",
-        ";".join(graph),
-        "-map",
-        "[small_out]",
-        "-fps_mode",
-        "passthrough",
-        "-f",
-        "rawvideo",
-        "pipe:1",
-        "-map",
-        "[samples_out]",
-        "-fps_mode",
-        "passthrough",
-        "-f",
-        "rawvideo",
-        f"pipe:{samples_fd}",
-        "-map",
-        "[posters_out]",
-        "-fps_mode",
-        "passthrough",
-        "-frames:v",
-        str(plan.poster_count),
-        "-f",
-        "rawvideo",
-        f"pipe:{posters_fd}",
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate"]
+    command += [*decoder_options, "-i", os.fspath(path.absolute())]
+    outputs = [
+        # The frame-rate filters above set the timing; ffmpeg must not add or drop frames.
+        *("-map", "[small_out]", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"),
+        *("-map", "[samples_out]", "-fps_mode", "passthrough", "-f", "rawvideo", f"pipe:{samples_fd}"),
+        *("-map", "[posters_out]", "-fps_mode", "passthrough", "-frames:v", str(plan.poster_count)),
+        *("-f", "rawvideo", f"pipe:{posters_fd}"),
     ]
     if plan.audio:
-        command += ["-map", "[audio_out]", "-f", "f32le", f"pipe:{audio_fd}"]
-    return command
+        graph.append(f"[0:a:0]aresample={AUDIO_RATE},aformat=sample_fmts=flt:channel_layouts=mono[audio_out]")
+        outputs += ["-map", "[audio_out]", "-f", "f32le", f"pipe:{audio_fd}"]
+    return [*command, "-filter_complex", ";".join(graph), *outputs]
+
+
+def _stored(size: tuple[int, int], rotation: int) -> tuple[int, int]:
+    """The stored (pre-rotation) width and height of an upright ``size``."""
+    width, height = size
+    return (height, width) if rotation in (90, 270) else (width, height)
 
 
 def _read_images(

@@ -66,16 +66,16 @@ WINDOW_SECONDS = 600.0
 """Most audio handed to the model at once: 10 minutes is about 40 MB of PCM."""
 CUT_SEARCH_SECONDS = 10.0
 """A window ends at the quietest moment of its last this-many seconds."""
+# A segment is split where the speaker pauses this long (seconds) after the
+# end of a sentence, or this long anywhere.
 SENTENCE_PAUSE = 0.5
 LONG_PAUSE = 1.5
-"""A segment is split at a pause this long (seconds), or at SENTENCE_PAUSE after a sentence ends."""
 
 TRANSCRIBE_OPTIONS: Mapping[str, Any] = MappingProxyType(
     {
-        # A beam of 2 costs about what greedy decoding costs here (the encoder,
-        # not the decoder, takes most of the time); greedy decoding ran
-        # sentences together into long segments. The default beam of 5 is
-        # slower and heard no more words on the benchmark clip.
+        # A beam of 2: on the benchmark clip it used about an eighth more CPU
+        # than greedy decoding and got 3 more of 151 words right; the default
+        # beam of 5 costs a third more than 2 and heard no more.
         "beam_size": 2,
         # Skip stretches without speech (Silero VAD, shipped inside the
         # faster-whisper wheel). Cut at pauses of half a second: the default
@@ -161,19 +161,45 @@ def transcribe(
 
 
 _model: WhisperModel | None = None
+_model_pid = 0  # the process that loaded _model
 _model_lock = threading.Lock()
+
+FORKED = (
+    "the speech model was loaded in process {parent} before it forked this one; "
+    "CTranslate2 cannot run in a process forked after it loaded a model (it hangs or aborts), "
+    "so load the model only in the process that transcribes"
+)
 
 
 def load_model() -> WhisperModel:
     """The speech model, loaded on first use and then shared by every call in this process.
 
-    Call it at worker start-up to take the load (about a second) off the first job.
+    Load it only in the process that transcribes. CTranslate2 does not survive
+    ``fork()``: a process forked after the model was loaded can neither use
+    that model nor load its own (it hangs or aborts). Such a process gets
+    :class:`TranscriptionUnavailable` here instead. So a forking worker (RQ's
+    default, one work horse per job) must not load the model before it forks,
+    and then loads it once per job; a worker that does not fork (RQ's
+    ``SimpleWorker``) loads it once and keeps it.
     """
-    global _model
+    global _model, _model_pid
     with _model_lock:
+        if _model_pid and _model_pid != os.getpid():
+            raise TranscriptionUnavailable(MODEL_MISSING, detail=FORKED.format(parent=_model_pid))
         if _model is None:
             _model = _load_model()
+            _model_pid = os.getpid()
         return _model
+
+
+def _new_lock_after_fork() -> None:
+    # Another thread may have held the lock when the process forked; in the
+    # child nobody would ever release it.
+    global _model_lock
+    _model_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def _load_model() -> WhisperModel:

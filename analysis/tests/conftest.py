@@ -9,17 +9,6 @@ import pytest
 from django.core.files import File
 
 from analysis.models import Video
-from analysis.tests.clips import make_clip
-
-
-@pytest.fixture(scope="session")
-def clips(tmp_path_factory):
-    """Small clips with known content, made once per test run."""
-    folder = tmp_path_factory.mktemp("clips")
-    return {
-        "short": make_clip(folder / "short.mp4", duration=4.0, size=(320, 180), fps=25, cuts=(1.2, 2.6)),
-        "other": make_clip(folder / "other.mp4", duration=3.0, size=(256, 144), fps=25, cuts=(1.5,)),
-    }
 
 
 @pytest.fixture

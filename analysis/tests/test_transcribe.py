@@ -182,6 +182,28 @@ def test_it_loads_the_model_once_when_threads_race(monkeypatch: pytest.MonkeyPat
     assert got == loads * 4
 
 
+def test_it_refuses_a_model_loaded_before_a_fork(silent: Clip) -> None:
+    """A forked child must fail fast: CTranslate2 would hang there, not raise."""
+    load_model()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            transcribe(silent)
+        except TranscriptionUnavailable as exc:
+            code = 0 if "before it forked" in exc.detail else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("transcribing in a forked child hung")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
 @needs_espeak
 def test_it_runs_without_network(speech: SpeechClip, tmp_path: Path) -> None:
     """A fresh process, offline, with an empty Hugging Face cache and sockets that refuse to connect."""
@@ -250,6 +272,33 @@ def test_it_cuts_long_audio_into_windows_at_quiet_moments(
     result = transcribe(speech)
     for word, index in KEY_WORDS.items():
         assert abs(segment_with(result, word)["start"] - speech.sentences[index].start) <= TOLERANCE
+
+
+def test_it_splits_a_segment_where_the_speaker_paused() -> None:
+    from faster_whisper.transcribe import Segment, Word
+
+    def segment(*words: tuple[float, float, str]) -> Segment:
+        said = [Word(start=a, end=b, word=w, probability=0.9) for a, b, w in words]
+        text = "".join(word.word for word in said)
+        return Segment(0, 0, said[0].start, said[-1].end, text, [], -0.2, 1.2, 0.01, said, 0.0)
+
+    # Sentences seconds apart, as the model returns them once silences are cut out.
+    joined = segment(
+        (0.8, 1.2, " Welcome"),
+        (1.2, 1.5, " back."),  # 0.6 s after a full stop: split
+        (2.1, 2.4, " We"),
+        (2.4, 2.8, " start"),  # 1.0 s mid-sentence: kept
+        (3.8, 4.1, " now,"),  # 2.0 s: split, even mid-sentence
+        (6.1, 6.5, " in"),
+        (6.5, 7.0, " Berlin."),
+    )
+    assert list(transcribe_module._split_at_pauses(joined)) == [
+        (0.8, 1.5, " Welcome back."),
+        (2.1, 4.1, " We start now,"),
+        (6.1, 7.0, " in Berlin."),
+    ]
+    whole = segment((0.0, 0.4, " Hello"), (0.5, 0.9, " there."))
+    assert list(transcribe_module._split_at_pauses(whole)) == [(0.0, 0.9, " Hello there.")]
 
 
 def test_it_refuses_a_file_that_is_no_media(tmp_path: Path) -> None:

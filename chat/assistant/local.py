@@ -1076,7 +1076,8 @@ def _quote(text: str, limit: int = MAX_QUOTE) -> str:
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])( +)")
 _WORDS_WITH_SPACE = re.compile(r"\s*\S+\s*")
-CHUNK_WIDTH = 60
+# About a few words: replies stream in small pieces, as a model's tokens would.
+CHUNK_WIDTH = 24
 """Sentences longer than this are sent in several pieces."""
 
 

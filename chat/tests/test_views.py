@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from chat import cache, jobs
 from chat.models import Conversation, Message
+from chat.views import thread_cache_name
 
 pytestmark = pytest.mark.django_db
 
@@ -148,14 +149,14 @@ def test_the_thread_is_read_from_the_cache_and_invalidated_on_write(
 ):
     url = reverse("chat:thread", args=[conversation.uuid])
     owner_client.get(url)
-    key = cache.raw_key(owner.pk, f"thread:{conversation.uuid}")
+    key = cache.raw_key(owner.pk, thread_cache_name(conversation, owner.pk))
     assert redis_client.exists(key)
     # A row changed behind the cache's back is not seen: the page comes from Redis.
     Message.objects.create(conversation=conversation, role="user", text="sneaked in")
     assert "sneaked in" not in owner_client.get(url).content.decode()
     # A write through the app bumps the version: the next read rebuilds.
     _send(owner_client, conversation, text="hello again")
-    assert cache.raw_key(owner.pk, f"thread:{conversation.uuid}") != key
+    assert cache.raw_key(owner.pk, thread_cache_name(conversation, owner.pk)) != key
     html = owner_client.get(url).content.decode()
     assert "sneaked in" in html
     assert "hello again" in html
@@ -184,3 +185,15 @@ def test_rename_and_delete(owner_client, conversation):
     assert conversation.title == "Renamed"
     owner_client.post(reverse("chat:delete", args=[conversation.uuid]))
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+def test_a_change_to_a_video_refreshes_the_cached_thread(owner_client, owner, conversation, analysed_video):
+    from analysis import cache as video_cache
+
+    _send(owner_client, conversation, videos=[analysed_video])
+    url = reverse("chat:thread", args=[conversation.uuid])
+    assert 'data-status="done"' in owner_client.get(url).content.decode()
+    analysed_video.mark_failed("the file stops before the video ends")
+    video_cache.bump(owner.pk)  # what every change to a video does
+    html = owner_client.get(url).content.decode()
+    assert "the file stops before the video ends" in html

@@ -120,7 +120,8 @@
           document.getElementById("composer-attachments").appendChild(hidden);
           item.classList.add("accepted");
         } else {
-          note.textContent = (outcome && outcome.reason) || (body && body.error) || "could not be uploaded";
+          note.textContent = (outcome && outcome.reason) || (body && body.error) ||
+            (xhr.status === 429 ? "too many uploads in a short time; try again in a minute" : "could not be uploaded");
           item.classList.add("refused");
         }
       });

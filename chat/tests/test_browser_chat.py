@@ -1,0 +1,74 @@
+"""End to end in Debian's Chromium: a whole conversation about an uploaded video."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import PASSWORD
+from videochat.testing.live import rq_worker
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _wait_until(page, expression: str, *, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout}s: {expression}")
+        time.sleep(0.1)
+
+
+def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, browser_page, make_user, clips):
+    make_user("talker@example.com")
+    page = browser_page
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+
+    page.goto(f"{live_server_url}/accounts/login/?next=/chat/")
+    page.fill("#id_username", "talker@example.com")
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{live_server_url}/chat/")
+    page.click("#new-conversation")
+    page.wait_for_selector("#composer")
+
+    with rq_worker("high", "default", "low"):
+        # Attach a new video through the composer: it uploads with its own progress bar.
+        page.click(".attach-picker summary")
+        page.set_input_files("[data-attach-input]", [str(clips["short"].path)])
+        expect(page.locator(".attach-progress li.accepted")).to_have_count(1, timeout=30_000)
+        assert page.locator(".attach-progress progress").evaluate("bar => bar.value") == 100
+
+        page.fill("#composer-text", "How long is it?")
+        page.press("#composer-text", "Enter")
+        # The question shows at once, then the answer (or, while the video is analysed,
+        # a note and then the follow-up summary) streams in with times as links.
+        expect(page.locator(".chat-message.role-user")).to_have_count(1)
+        assert "How long is it?" in page.locator(".chat-message.role-user").inner_text()
+        expect(page.locator('.chat-message.role-assistant[data-status="complete"] a.seek').first).to_be_visible(
+            timeout=60_000
+        )
+        expect(page.locator("#chat-videos .badge-done")).to_have_count(1, timeout=60_000)
+
+    assert "offline" not in page.locator(".chat-message.role-user").inner_text()
+    streamed = [f for f in frames if 'data-swap="beforeend"' in f and "-stream" in f]
+    assert len(streamed) >= 2, frames
+    answer = page.locator('.chat-message.role-assistant[data-status="complete"]').last.inner_text()
+    assert "00:04" in answer  # the clip is 4 s long
+
+    # A time in the answer seeks the attached video's player.
+    link = page.locator('.chat-message.role-assistant[data-status="complete"] a.seek').last
+    seconds = float(link.get_attribute("data-seek"))
+    _wait_until(page, "document.querySelector('#chat-videos video').readyState >= 1")
+    link.click()
+    _wait_until(page, f"Math.abs(document.querySelector('#chat-videos video').currentTime - {seconds}) < 0.5")
+
+    # Reload: the whole history is still there.
+    count = page.locator(".chat-message").count()
+    page.reload()
+    expect(page.locator(".chat-message")).to_have_count(count)
+    assert "How long is it?" in page.locator(".chat-message.role-user").first.inner_text()
+    assert [m for m in page.console_messages if "Content Security Policy" in m or "Refused to" in m] == []
