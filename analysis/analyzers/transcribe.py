@@ -280,11 +280,13 @@ def _audio_windows(path: Path) -> Iterator[tuple[float, np.ndarray]]:
                 yield decoded / AUDIO_RATE, samples[:cut]
                 decoded += cut
                 carry = samples[cut:].copy()
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.stdout.close()
             exit_code = process.wait()
+        finally:
+            process.stdout.close()
+            if process.poll() is None:  # stopped early: the caller failed or gave up
+                process.kill()
+                process.wait()
+        # A sound track that breaks off part-way still gives what was heard before.
         if exit_code != 0 and decoded == 0:
             raise TranscriptionUnavailable(UNREADABLE_SOUND, detail=_tail(stderr))
 
