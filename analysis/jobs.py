@@ -29,8 +29,9 @@ from rq.job import Job, JobStatus
 
 from analysis import cache, live
 from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisError, analyze
+from analysis.analyzers.transcribe import MODEL_NAME, TranscriptionUnavailable, transcribe
 from analysis.files import delete_files
-from analysis.models import Analysis, Video
+from analysis.models import Analysis, TranscriptSegment, Video
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ analysis_finished = Signal()
 
 RETRY = Retry(max=3, interval=[10, 60, 300])
 HEARTBEAT_SECONDS = 5
+# Progress: the local analysis takes the first part of the bar, the transcript the rest.
+LOCAL_SHARE = 70
+TRANSCRIBE_STAGE = "Transcribing speech"
 PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
 UNEXPECTED = (
     "The analysis stopped on an unexpected error. Try “Re-analyse”; if it fails again, "
@@ -161,6 +165,22 @@ class _Progress:
         live.push_video(self.video)
 
 
+def _transcribe(path: Path, metadata: dict, report: _Progress) -> dict:
+    """The speech stage: a transcript, or a note saying why there is none."""
+    report(LOCAL_SHARE, TRANSCRIBE_STAGE)
+    try:
+        speech = transcribe(
+            path,
+            duration=metadata.get("duration"),
+            progress=lambda done: report(LOCAL_SHARE + int(done * (99 - LOCAL_SHARE)), TRANSCRIBE_STAGE),
+        )
+    except TranscriptionUnavailable as exc:
+        # The rest of the analysis stands; the page says why the transcript is missing.
+        logger.warning("no transcript: %s (%s)", exc.reason, getattr(exc, "detail", ""))
+        return {"segments": [], "note": f"No transcript: {exc.reason}", "model": MODEL_NAME}
+    return speech
+
+
 def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: list[str]) -> Analysis:
     """Save the images to storage (their names go into `saved`) and create the row."""
     prefix = f"{video.media_prefix}/analysis-{timezone.now():%Y%m%d%H%M%S%f}"
@@ -176,7 +196,8 @@ def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: l
     scenes = [{**scene, "thumbnail": save(scene.get("thumbnail"))} for scene in result["scenes"]]
     storyboard = dict(result.get("storyboard") or {})
     storyboard_image = save(storyboard.pop("image", None))
-    return Analysis.objects.create(
+    speech = result.get("speech") or {}
+    analysis = Analysis.objects.create(
         video=video,
         analyzer=ANALYZER_NAME,
         analyzer_version=ANALYZER_VERSION,
@@ -187,9 +208,17 @@ def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: l
         storyboard=storyboard,
         poster=save(result.get("poster")),
         storyboard_image=storyboard_image,
-        extra={"cuts": result.get("cuts", [])},
+        extra={
+            "cuts": result.get("cuts", []),
+            "speech": {key: value for key, value in speech.items() if key != "segments"},
+        },
         wall_time=round(wall_time, 3),
     )
+    TranscriptSegment.objects.bulk_create(
+        TranscriptSegment(analysis=analysis, start=s["start"], end=s["end"], text=s["text"])
+        for s in speech.get("segments", [])
+    )
+    return analysis
 
 
 def _finish(video: Video) -> None:
@@ -219,7 +248,18 @@ def analyze_video(video_id: int) -> str:
     try:
         with _heartbeat(video.pk), _local_path(video) as path, tempfile.TemporaryDirectory() as out:
             started = time.monotonic()
-            result = analyze(path, out, progress=_Progress(video))
+            report = _Progress(video)
+            share = LOCAL_SHARE if settings.TRANSCRIBE_SPEECH else 100
+            result = analyze(
+                path,
+                out,
+                # The analyzer's own "Done" would flash before the speech stage starts.
+                progress=lambda percent, stage: (
+                    report(percent * share // 100, stage) if share == 100 or percent < 100 else None
+                ),
+            )
+            if settings.TRANSCRIBE_SPEECH:
+                result["speech"] = _transcribe(path, result["metadata"], report)
             with transaction.atomic():
                 analysis = _store(video, result, Path(out), time.monotonic() - started, saved)
                 video.mark_done()

@@ -80,7 +80,8 @@ class Video(models.Model):
 
     @property
     def latest_analysis(self) -> Analysis | None:
-        return self.analyses.order_by("-created_at", "-id").first()
+        """The newest local analysis: the one with the metadata, scenes and transcript."""
+        return self.analyses.filter(analyzer=Analysis.LOCAL).order_by("-created_at", "-id").first()
 
     @property
     def media_prefix(self) -> str:
@@ -151,6 +152,8 @@ class Video(models.Model):
 class Analysis(models.Model):
     """One analysis of a video. Re-analysis adds a row; the history is kept."""
 
+    LOCAL = "local"
+
     video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="analyses")
     analyzer = models.CharField(max_length=32)
     analyzer_version = models.CharField(max_length=32)
@@ -185,3 +188,20 @@ class Analysis(models.Model):
         """The storage names of this analysis's images (what the media view may serve)."""
         names = {self.poster, self.storyboard_image, *(s.get("thumbnail", "") for s in self.scenes)}
         return {name for name in names if name}
+
+
+class TranscriptSegment(models.Model):
+    """A stretch of speech in a video, from the local analysis's transcription."""
+
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="segments")
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+
+    class Meta:
+        db_table = "transcript_segments"
+        ordering = ["analysis", "start", "id"]
+        indexes = [models.Index(fields=["analysis", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.start:.1f}–{self.end:.1f}: {self.text[:60]}"

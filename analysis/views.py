@@ -25,7 +25,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from analysis import cache, charts, services
+from analysis import cache, charts, search, services
 from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
 
@@ -74,7 +74,9 @@ def _page(request: HttpRequest, template: str, partial: str, context: dict) -> H
 
 def _list_videos(user) -> list[Video]:
     """The user's videos, newest first, each with its latest poster and duration."""
-    latest = Analysis.objects.filter(video=OuterRef("pk")).order_by("-created_at", "-id")
+    latest = Analysis.objects.filter(video=OuterRef("pk"), analyzer=Analysis.LOCAL).order_by(
+        "-created_at", "-id"
+    )
     duration = latest.annotate(seconds=Cast(KT("metadata__duration"), FloatField())).values("seconds")[:1]
     return list(
         Video.objects.owned_by(user).annotate(
@@ -93,6 +95,14 @@ def _analyses(video: Video) -> list[Analysis]:
 @require_GET
 def video_list(request: HttpRequest) -> HttpResponse:
     user = request.user
+    query = request.GET.get("q", "").strip()
+    if query:
+        context = {
+            "query": query,
+            "hits": search.search_videos(user, query),
+            "upload_limits": upload_limits(),
+        }
+        return _page(request, "analysis/video_list.html", "search-results", context)
     videos = cache.cached(user.pk, "list", lambda: _list_videos(user))
     context = {"videos": videos, "upload_limits": upload_limits()}
     return _page(request, "analysis/video_list.html", "video-list", context)
@@ -129,11 +139,30 @@ def _start_time(request: HttpRequest) -> str:
     return f"{seconds:g}" if math.isfinite(seconds) and seconds > 0 else ""
 
 
+def _segments(video: Video, analysis: Analysis) -> list[dict]:
+    return cache.cached(
+        video.owner_id,
+        f"segments:{analysis.pk}",
+        lambda: list(analysis.segments.values("start", "end", "text")),
+    )
+
+
 def _detail_context(video: Video) -> dict:
     analyses = _analyses(video)
-    analysis = analyses[0] if analyses else None
-    context = {"video": video, "analyses": analyses, "analysis": analysis, "charts": [], "storyboard": None}
+    # The page is built on the newest local analysis (metadata, scenes, transcript).
+    analysis = next((a for a in analyses if a.analyzer == Analysis.LOCAL), None)
+    context = {
+        "video": video,
+        "analyses": analyses,
+        "analysis": analysis,
+        "charts": [],
+        "storyboard": None,
+        "segments": [],
+        "speech": {},
+    }
     if analysis is not None:
+        context["segments"] = _segments(video, analysis)
+        context["speech"] = analysis.extra.get("speech") or {}
         context["charts"] = charts.timeline_charts(
             timelines=analysis.timelines, silences=analysis.silences, duration=analysis.duration
         )

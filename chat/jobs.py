@@ -83,7 +83,7 @@ def video_facts(video: Video) -> VideoFacts:
         scenes=analysis.scenes if analysis else [],
         timelines=analysis.timelines if analysis else {},
         silences=analysis.silences if analysis else [],
-        transcript=(analysis.extra.get("transcript") or []) if analysis else [],
+        transcript=list(analysis.segments.values("start", "end", "text")) if analysis else [],
         extra=analysis.extra if analysis else {},
     )
 

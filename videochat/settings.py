@@ -262,6 +262,8 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 # A job that has not shown a sign of life for this long has lost its worker.
 ANALYSIS_STALE_SECONDS = env_int("ANALYSIS_STALE_SECONDS", 60, minimum=2)
 ANALYSIS_MAX_ATTEMPTS = env_int("ANALYSIS_MAX_ATTEMPTS", 4, minimum=1)
+# Offline speech-to-text (Whisper tiny.en, English only) as a stage of the local analysis.
+TRANSCRIBE_SPEECH = env_bool("TRANSCRIBE_SPEECH", True)
 RATELIMIT_UPLOAD_USER = env_str("RATELIMIT_UPLOAD_USER", "30/h")
 
 # --- Chat -----------------------------------------------------------------

@@ -5,22 +5,24 @@ each app can find work its queue lost (a worker killed mid-job, Redis that
 forgot its data) and queue it again. The database row is the truth; Redis is
 transport.
 
-Jobs from IN_PROCESS_QUEUES (chat replies) run in the worker process itself:
-forking a cold work horse per reply cost more than the reply (measured by
-bench/bench_chat.py: first chunk p50 90 ms forked, ~50 ms in process). Heavy
-jobs (video analysis) still run in a forked work horse, so a crash or a leak
-there never takes the worker down.
+Jobs run in the worker process itself rather than in a work horse forked per
+job (RQ's SimpleWorker):
+- a chat reply is latency-bound, and a cold forked horse cost more than the
+  reply (bench/bench_chat.py: first chunk p50 90 ms forked, ~50 ms in process);
+- the speech model (CTranslate2) cannot be used in a process forked after it
+  was loaded, and loading it per job would cost a second a video; in process
+  it is loaded once per worker.
+A worker that dies mid-job loses nothing: the jobs heartbeat in the database
+and maintenance (here, or in any other worker) re-queues them.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 from django.dispatch import Signal
-from django_rq.utils import reset_db_connections
-from rq import Worker as RQWorker
-from rq.worker import WorkerStatus
+from rq.worker import SimpleWorker
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,6 @@ logger = logging.getLogger(__name__)
 worker_maintenance = Signal()
 
 MAINTENANCE_SECONDS = 60
-IN_PROCESS_QUEUES = frozenset({"high"})
 
 
 def run_maintenance() -> None:
@@ -37,7 +38,7 @@ def run_maintenance() -> None:
             logger.error("maintenance by %s failed: %s", receiver, result, exc_info=result)
 
 
-class Worker(RQWorker):
+class Worker(SimpleWorker):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
@@ -47,19 +48,12 @@ class Worker(RQWorker):
         try:
             run_maintenance()
         finally:
-            # The work horse is forked from this process: it must not share our connections.
-            reset_db_connections()
+            close_old_connections()
 
     def execute_job(self, job, queue) -> None:
-        if queue.name not in IN_PROCESS_QUEUES:
-            # The work horse is forked from this process: it must not share our connections.
-            connections.close_all()
-            super().execute_job(job, queue)
-            return
+        # Like a request: a connection the database dropped meanwhile is replaced.
         close_old_connections()
-        execution = self.prepare_execution(job)
         try:
-            self.perform_job(job, queue, execution)
+            super().execute_job(job, queue)
         finally:
             close_old_connections()
-        self.set_state(WorkerStatus.IDLE)

@@ -82,6 +82,8 @@ def make_speech_clip(
     hundred milliseconds of silence, which is not speech). Sentences must not
     overlap and must end before ``duration``.
     """
+    if not sentences:
+        raise ValueError("no sentences: make_silent_clip makes a clip without speech")
     path = Path(path)
     width, height = size
     timed = sorted((float(start), text) for start, text in sentences)

@@ -125,7 +125,7 @@
       line.setAttribute("x2", x);
       line.setAttribute("visibility", "visible");
     });
-    document.querySelectorAll('.scene[data-player="' + player.id + '"]').forEach(function (scene) {
+    document.querySelectorAll('.scene[data-player="' + player.id + '"], .transcript-segment[data-player="' + player.id + '"]').forEach(function (scene) {
       var current = now >= number(scene, "data-seek") && now < number(scene, "data-end");
       scene.classList.toggle("current", current);
       if (current) { scene.setAttribute("aria-current", "true"); } else { scene.removeAttribute("aria-current"); }
