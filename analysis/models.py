@@ -204,4 +204,4 @@ class TranscriptSegment(models.Model):
         indexes = [models.Index(fields=["analysis", "start"])]
 
     def __str__(self) -> str:
-        return f"{self.start:.1f}–{self.end:.1f}: {self.text[:60]}"
+        return f"{self.start:.1f}-{self.end:.1f}: {self.text[:60]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,10 +52,8 @@ def _descendants(pid: int) -> list[int]:
 def _kill_worker_and_horse(worker: subprocess.Popen) -> None:
     """SIGKILL the worker and every process under it (RQ's work horse runs in its own group)."""
     for pid in [*_descendants(worker.pid), worker.pid]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     worker.wait()
 
 
