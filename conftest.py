@@ -8,6 +8,8 @@ import shutil
 import pytest
 from django_redis import get_redis_connection
 
+pytest_plugins = ["videochat.testing.fake_supabase"]
+
 PASSWORD = "correct horse battery staple 42"
 
 

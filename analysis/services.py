@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from analysis import cache, jobs
@@ -18,6 +17,11 @@ def video_create(
 
     Returns (video, created). The same owner uploading the same content again
     gets the existing video back, and nothing is queued.
+
+    The stored object and the row exist together or not at all: a storage
+    failure (an OSError) leaves no row, and a failed row removes the object.
+    So call it outside any transaction of your own, whose later rollback
+    would leave the object behind.
     """
     existing = Video.objects.filter(owner=owner, sha256=sha256).first()
     if existing is not None:
@@ -37,8 +41,11 @@ def video_create(
             jobs.enqueue_analysis(video)
     except IntegrityError:
         # The same content arrived twice at once; keep the first.
-        default_storage.delete(video.file.name)
+        delete_files([video.file.name])
         return Video.objects.get(owner=owner, sha256=sha256), False
+    except Exception:
+        delete_files([video.file.name])
+        raise
     cache.bump(owner.pk)
     return video, True
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlparse
 
-import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from videochat import supabase_db
 from videochat.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "accounts",
     "analysis",
     "chat",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -112,13 +114,25 @@ DATABASE_URL = env_url(
     f"sqlite:///{VAR_DIR / 'videochat.sqlite3'}",
     schemes=("sqlite", "postgres", "postgresql", "pgsql"),
 )
+# Supabase: sslmode, the transaction pooler (port 6543 or DATABASE_POOLER) and the
+# route migrations take are worked out in videochat/supabase_db.py; docs/supabase.md.
+DATABASE_POOLER = env_choice("DATABASE_POOLER", "auto", supabase_db.POOLER_CHOICES)
+DATABASE_SSLMODE = env_str("DATABASE_SSLMODE")
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": supabase_db.database_settings(
         DATABASE_URL,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
+        pooler=DATABASE_POOLER,
+        sslmode=DATABASE_SSLMODE,
     )
 }
+# How `manage.py migrate` reaches the same database instead (None: the same way).
+MIGRATION_DATABASE = supabase_db.migration_settings(
+    DATABASES["default"],
+    migration_url=env_url("MIGRATION_DATABASE_URL", None, schemes=("postgres", "postgresql", "pgsql")),
+    pooler=DATABASE_POOLER,
+    sslmode=DATABASE_SSLMODE,
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The worker and the web server write concurrently: wait for the lock
     # instead of failing, and let readers run beside the writer.
@@ -245,6 +259,15 @@ STORAGES = {
 }
 # Media is private: it is served by views that check the owner, never by URL.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Where media lives: this machine's disk (MEDIA_ROOT), or a private Supabase Storage
+# bucket that web and workers on several machines share (docs/supabase.md).
+MEDIA_STORAGE = env_choice("MEDIA_STORAGE", "local", ("local", "supabase"))
+SUPABASE_STORAGE_BUCKET = env_str("SUPABASE_STORAGE_BUCKET", "videochat-media")
+# The media views send the owner to a signed URL valid this long. A player keeps
+# seeking within the URL it was given, so it should outlast watching one video.
+SUPABASE_SIGNED_URL_SECONDS = env_int("SUPABASE_SIGNED_URL_SECONDS", 3600, minimum=10)
+if MEDIA_STORAGE == "supabase":
+    STORAGES["default"] = {"BACKEND": "videochat.storage_supabase.SupabaseStorage"}
 
 # --- Videos ---------------------------------------------------------------
 
@@ -283,6 +306,15 @@ ASSISTANT_PROVIDER = env_choice("ASSISTANT_PROVIDER", "local", ("local",))
 SUPABASE_URL = env_url("SUPABASE_URL", None, schemes=("https", "http"))
 SUPABASE_ANON_KEY = env_str("SUPABASE_ANON_KEY")
 SUPABASE_SERVICE_ROLE_KEY = env_str("SUPABASE_SERVICE_ROLE_KEY")
+if MEDIA_STORAGE == "supabase":
+    if not SUPABASE_URL:
+        raise ImproperlyConfigured("SUPABASE_URL must be set when MEDIA_STORAGE=supabase")
+    if not SUPABASE_SERVICE_ROLE_KEY:
+        raise ImproperlyConfigured("SUPABASE_SERVICE_ROLE_KEY must be set when MEDIA_STORAGE=supabase")
+    # The media views redirect to Storage: pages may load pictures and video from there.
+    _storage_origin = "{0.scheme}://{0.netloc}".format(urlparse(SUPABASE_URL))
+    for _directive in ("img-src", "media-src"):
+        CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(_storage_origin)
 
 # --- Misc -----------------------------------------------------------------
 

@@ -130,3 +130,35 @@ def test_the_assistant_cites_the_moment_a_word_is_said(owner, analysed_speech):
     minutes, seconds = divmod(int(segment.start), 60)
     assert f"{minutes:02d}:{seconds:02d}" in reply.text
     assert "budget" in reply.text.lower()
+
+
+@needs_espeak
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_person_reads_the_transcript_in_sync_with_the_player(
+    live_server_url, browser_page, owner, make_video, speech_clip
+):
+    import time
+
+    from conftest import PASSWORD
+
+    video = make_video(owner, speech_clip.path)
+    jobs.analyze_video(video.pk)
+    page = browser_page
+    page.goto(f"{live_server_url}/accounts/login/?next={video.get_absolute_url()}")
+    page.fill("#id_username", owner.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    segment = page.locator(".transcript-segment", has_text="Berlin")
+    segment.wait_for()
+    start = float(segment.get_attribute("data-seek"))
+    segment.click()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        current = page.evaluate("document.getElementById('player').currentTime")
+        if abs(current - start) < 0.5 and "current" in (segment.get_attribute("class") or ""):
+            break
+        time.sleep(0.1)
+    assert abs(page.evaluate("document.getElementById('player').currentTime") - start) < 0.5
+    assert "current" in segment.get_attribute("class")
+    assert [m for m in page.console_messages if "Content Security Policy" in m] == []
