@@ -8,7 +8,7 @@ import shutil
 import pytest
 from django_redis import get_redis_connection
 
-pytest_plugins = ["videochat.testing.fake_supabase"]
+pytest_plugins = ["videochat.testing.fake_supabase", "videochat.testing.fake_gemini"]
 
 PASSWORD = "correct horse battery staple 42"
 

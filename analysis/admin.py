@@ -42,7 +42,7 @@ class VideoAdmin(admin.ModelAdmin):
         "uuid",
         "owner",
         "original_name",
-        "file",
+        "stored_name",
         "size",
         "sha256",
         "container",
@@ -58,10 +58,15 @@ class VideoAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["original_name", "owner", "uuid"]}),
-        ("File", {"fields": ["file", "size", "container", "sha256"]}),
+        ("File", {"fields": ["stored_name", "size", "container", "sha256"]}),
         ("Analysis", {"fields": ["status", "progress", "stage", "failure_reason", "attempts"]}),
         ("Times", {"fields": ["created_at", "started_at", "finished_at", "heartbeat_at"]}),
     ]
+
+    @admin.display(description="file")
+    def stored_name(self, video: Video) -> str:
+        # The storage name only: media is private and has no URL (owners see it through the media views).
+        return video.file.name
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # videos arrive through the upload, which checks and stores them

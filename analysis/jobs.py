@@ -20,7 +20,7 @@ import django_rq
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from rq import Retry, get_current_job
@@ -123,7 +123,8 @@ def _heartbeat(video_id: int):
             while not stop.wait(HEARTBEAT_SECONDS):
                 Video.objects.filter(pk=video_id).update(heartbeat_at=timezone.now())
         finally:
-            close_old_connections()
+            # This thread's own connection: closed now, not left to the garbage collector.
+            connection.close()
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{video_id}", daemon=True)
     thread.start()

@@ -11,6 +11,13 @@ from videochat import daphne_streaming
 # Daphne would otherwise hold every upload in memory, several times over.
 daphne_streaming.install()
 
+from django.conf import settings  # noqa: E402
+
+# Under ASGI every request runs its database work on a fresh thread, so a kept
+# connection is never reused and only piles up (Django's docs advise this too).
+for _database in settings.DATABASES.values():
+    _database["CONN_MAX_AGE"] = 0
+
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 

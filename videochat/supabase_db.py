@@ -38,6 +38,7 @@ SSLMODE_CHOICES = ("disable", "allow", "prefer", "require", "verify-ca", "verify
 TRANSACTION_POOLER_PORT = 6543
 DIRECT_PORT = 5432
 SUPABASE_HOST_SUFFIXES = (".supabase.co", ".supabase.com")
+SUPAVISOR_HOST_SUFFIX = ".pooler.supabase.com"
 POSTGRES_ENGINE = "django.db.backends.postgresql"
 # What `migrate` takes from MIGRATION_DATABASE: how to reach the server, never which
 # database (so a test run's test database stays the one it migrates).
@@ -132,6 +133,8 @@ def describe(config: dict[str, Any], pooler: str = "auto") -> str:
     if config["ENGINE"] != POSTGRES_ENGINE:
         return f"{config['ENGINE'].rsplit('.', 1)[-1]} {config['NAME']}"
     mode = pooler_mode(config["PORT"], pooler)
+    if mode == "none" and config["HOST"].lower().endswith(SUPAVISOR_HOST_SUFFIX):
+        mode = "session"  # Supavisor's port 5432
     how = {"transaction": "transaction pooler", "session": "session pooler", "none": "direct"}[mode]
     sslmode = (config.get("OPTIONS") or {}).get("sslmode", "prefer")
     return f"postgresql {config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']} ({how}, sslmode={sslmode})"

@@ -156,3 +156,12 @@ def test_deleting_one_video_in_admin_removes_its_files(
     assert list(Video.objects.all()) == [party]
     assert not any(default_storage.exists(name) for name in names)
     assert default_storage.exists(party.file.name)
+
+
+def test_the_change_page_works_when_media_has_no_url(admin_client, owner, make_video, clips, supabase_media):
+    from django.urls import reverse
+
+    video = make_video(owner, clips["short"].path)
+    response = admin_client.get(reverse("admin:analysis_video_change", args=[video.pk]))
+    assert response.status_code == 200
+    assert video.file.name in response.content.decode()

@@ -7,12 +7,14 @@ Django is imported only there, so providers stay plain Python.
 from __future__ import annotations
 
 from chat.assistant.base import Provider, ProviderError, Turn, VideoFacts
+from chat.assistant.gemini import GeminiProvider
 from chat.assistant.local import LocalProvider
 
 __all__ = ["PROVIDERS", "Provider", "ProviderError", "Turn", "VideoFacts", "get_provider"]
 
 PROVIDERS: dict[str, type[Provider]] = {
     LocalProvider.name: LocalProvider,
+    GeminiProvider.name: GeminiProvider,
 }
 
 

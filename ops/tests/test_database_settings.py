@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -123,3 +128,46 @@ def test_describe_names_the_route_but_never_the_password():
     assert "transaction pooler" in line
     assert "sslmode=require" in line
     assert "secret" not in line
+
+
+def test_describe_knows_the_session_pooler_by_its_host():
+    assert "(session pooler, sslmode=require)" in describe(_settings(SESSION))
+    assert "(direct, sslmode=require)" in describe(_settings(DIRECT))
+
+
+def _settings_from_env(**env: str) -> subprocess.CompletedProcess:
+    code = (
+        "import json, videochat.settings as s; "
+        "db = s.DATABASES['default']; "
+        "print(json.dumps({'db': {k: db.get(k) for k in ('PORT', 'CONN_MAX_AGE', 'DISABLE_SERVER_SIDE_CURSORS', "
+        "'OPTIONS')}, 'migrate': s.MIGRATION_DATABASE}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DEBUG": "true", "DATABASE_CONN_MAX_AGE": "60", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_settings_use_the_transaction_pooler_and_migrate_over_5432():
+    result = _settings_from_env(DATABASE_URL=TRANSACTION)
+
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["db"] == {
+        "PORT": 6543,
+        "CONN_MAX_AGE": 0,
+        "DISABLE_SERVER_SIDE_CURSORS": True,
+        "OPTIONS": {"sslmode": "require", "prepare_threshold": None},
+    }
+    assert found["migrate"]["PORT"] == 5432
+
+
+def test_settings_name_a_bad_pooler_value():
+    result = _settings_from_env(DATABASE_URL=DIRECT, DATABASE_POOLER="pgbouncer")
+
+    assert result.returncode != 0
+    assert "DATABASE_POOLER must be one of auto, transaction, session, none" in result.stderr

@@ -23,7 +23,9 @@ the app at it, with a test API key and short delays).
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -36,7 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-API_VERSION = "v1beta"
+# The SDK picks the API version (v1 in google-genai 3.x); the fake answers under either.
+VERSIONED = re.compile(r"^/(?:upload/)?(v1|v1beta)/")
 FILE_LIFETIME = timedelta(hours=48)
 ROUTES = ("upload", "upload_bytes", "get_file", "generate", "stream")
 STATUS_NAMES = {
@@ -105,6 +108,7 @@ class FakeFile:
     failure: str = ""
     """When set, the file ends FAILED with this message instead of ACTIVE."""
     received: int = 0
+    uri_version: str = "v1"
 
     @property
     def state(self) -> str:
@@ -113,6 +117,7 @@ class FakeFile:
         return "FAILED" if self.failure else "ACTIVE"
 
     def resource(self, base_url: str) -> dict[str, Any]:
+        version = self.uri_version
         data: dict[str, Any] = {
             "name": self.name,
             "displayName": self.display_name,
@@ -122,7 +127,7 @@ class FakeFile:
             "updateTime": _timestamp(self.created),
             "expirationTime": _timestamp(self.created + FILE_LIFETIME),
             "sha256Hash": "ZmFrZQ==",
-            "uri": f"{base_url}/{API_VERSION}/{self.name}",
+            "uri": f"{base_url}/{version}/{self.name}",
             "state": self.state,
             "source": "UPLOADED",
         }
@@ -198,15 +203,24 @@ def _timestamp(moment: datetime) -> str:
 
 
 def _route(method: str, path: str, query: dict[str, list[str]]) -> str:
-    if method == "POST" and path == f"/upload/{API_VERSION}/files":
+    match = VERSIONED.match(path)
+    if match is None:
+        return "unknown"
+    rest = path[match.end() :]
+    if method == "POST" and path.startswith("/upload/") and rest == "files":
         return "upload_bytes" if "upload_id" in query else "upload"
-    if method == "GET" and path.startswith(f"/{API_VERSION}/files/"):
+    if method == "GET" and rest.startswith("files/"):
         return "get_file"
     if method == "POST" and path.endswith(":generateContent"):
         return "generate"
     if method == "POST" and path.endswith(":streamGenerateContent"):
         return "stream"
     return "unknown"
+
+
+def field(data: dict, name: str) -> Any:
+    """A field by its JSON name, or by the snake_case name the SDK may send (the API takes both)."""
+    return data.get(name, data.get(re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()))
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
@@ -249,10 +263,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, parts.path, query, {k.lower(): v for k, v in self.headers.items()}, body
         )
         self.fake._record(recorded)
-        if recorded.headers.get("x-goog-api-key") != self.fake.api_key:
+        route = _route(self.command, parts.path, query)
+        # The upload URL is itself the credential for the bytes; everything else needs the key.
+        if route != "upload_bytes" and recorded.headers.get("x-goog-api-key") != self.fake.api_key:
             self._send_json(400, _error_body(400, "API key not valid. Please pass a valid API key."))
             return
-        route = _route(self.command, parts.path, query)
         if route == "unknown":
             self._send_json(404, _error_body(404, f"No route for {self.command} {parts.path}"))
             return
@@ -273,20 +288,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "Only resumable uploads are supported."))
             return
         meta = (request.json or {}).get("file") or {}
+        version = VERSIONED.match(request.path)[1]
         upload_id = secrets.token_hex(8)
         name = f"files/{secrets.token_hex(6)}"
         with self.fake._lock:
             self.fake._sessions[upload_id] = name
             self.fake.files[name] = FakeFile(
                 name=name,
-                display_name=meta.get("displayName", ""),
+                display_name=field(meta, "displayName") or "",
                 mime_type=request.headers.get("x-goog-upload-header-content-type", ""),
                 size=int(request.headers.get("x-goog-upload-header-content-length", "0")),
                 created=datetime.now(UTC),
                 processing_polls=self.fake.processing_polls,
                 failure=self.fake.file_failure,
+                uri_version=version,
             )
-        upload_url = f"{self.fake.url}/upload/{API_VERSION}/files?upload_id={upload_id}&upload_protocol=resumable"
+        upload_url = f"{self.fake.url}/upload/{version}/files?upload_id={upload_id}&upload_protocol=resumable"
         self._send_json(200, {}, {"X-Goog-Upload-URL": upload_url, "X-Goog-Upload-Status": "active"})
 
     def _upload_bytes(self, request: Recorded, reply: Reply) -> None:
@@ -305,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"file": resource}, {"X-Goog-Upload-Status": "final"})
 
     def _get_file(self, request: Recorded, reply: Reply) -> None:
-        name = request.path.removeprefix(f"/{API_VERSION}/")
+        name = VERSIONED.sub("", request.path)
         with self.fake._lock:
             file = self.fake.files.get(name)
             if file is not None and file.received >= file.size and file.processing_polls > 0:
@@ -324,10 +341,10 @@ class _Handler(BaseHTTPRequestHandler):
         """The URI of a file the request refers to that is gone or not ACTIVE, if any."""
         for content in (request.json or {}).get("contents", []):
             for part in content.get("parts", []):
-                uri = (part.get("fileData") or {}).get("fileUri")
+                uri = field(field(part, "fileData") or {}, "fileUri")
                 if not uri:
                     continue
-                file = self.fake.files.get(uri.rsplit(f"/{API_VERSION}/", 1)[-1])
+                file = self.fake.files.get("files/" + uri.rsplit("/files/", 1)[-1])
                 if file is None or file.state != "ACTIVE":
                     return uri
         return None
@@ -382,12 +399,19 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timeout, a cut stream) is part of the script, not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 def _serve() -> Iterator[FakeGemini]:
     fake = FakeGemini()
     server = _Server(fake)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-gemini", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-gemini", daemon=True
+    )
     thread.start()
     try:
         yield fake

@@ -161,6 +161,9 @@ class FakeSupabase:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, each answer waits out
+    # the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -469,7 +472,9 @@ def serve_fake_supabase(root: Path) -> Iterator[FakeSupabase]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = fake
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-supabase", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-supabase", daemon=True
+    )
     thread.start()
     try:
         yield fake

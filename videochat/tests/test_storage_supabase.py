@@ -269,6 +269,13 @@ def test_the_owner_is_checked_before_anything_is_signed(client, outsider_client,
     assert not [r for r in media.requests if "/object/sign/" in r.path]
 
 
+def test_a_video_whose_object_is_gone_is_a_404(owner_client, owner, media):
+    video = _create(owner, b"\x00" * 1000)
+    default_storage.delete(video.file.name)
+
+    assert owner_client.get(_file_url(video)).status_code == 404
+
+
 def test_storage_down_while_signing_is_a_503_not_a_500(owner_client, owner, media):
     video = _create(owner, b"\x00" * 1000)
     media.fail("POST", "/object/sign/", status=500)
