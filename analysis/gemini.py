@@ -45,6 +45,28 @@ PROGRESS_FROM = 85
 UNEXPECTED = "Gemini's part stopped on an unexpected error; the local analysis is complete."
 
 
+class _RedactKey(logging.Filter):
+    """Takes the API key out of the SDK's log lines (its retry lines quote the server's answer)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = settings.GEMINI_API_KEY
+        if key and key in (message := record.getMessage()):
+            record.msg, record.args = redact(message, key), ()
+        return True
+
+
+_REDACT_KEY = _RedactKey()
+# The google-genai loggers that write what a request or its answer said.
+SDK_LOGGERS = ("google_genai._api_client", "google_genai.models", "google_genai.files")
+
+
+def _guard_sdk_logs() -> None:
+    for name in SDK_LOGGERS:
+        sdk_logger = logging.getLogger(name)
+        if _REDACT_KEY not in sdk_logger.filters:
+            sdk_logger.addFilter(_REDACT_KEY)
+
+
 def enabled() -> bool:
     return bool(settings.GEMINI_API_KEY)
 
@@ -63,6 +85,7 @@ def make_client() -> genai.Client:
             jitter=delay,
         ),
     )
+    _guard_sdk_logs()
     return genai.Client(api_key=settings.GEMINI_API_KEY, vertexai=False, http_options=http_options)
 
 

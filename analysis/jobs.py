@@ -27,7 +27,7 @@ from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from analysis import cache, live
+from analysis import cache, gemini, live
 from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisError, analyze
 from analysis.analyzers.transcribe import MODEL_NAME, TranscriptionUnavailable, transcribe
 from analysis.files import delete_files
@@ -166,6 +166,11 @@ class _Progress:
         live.push_video(self.video)
 
 
+def _top() -> int:
+    """Where the local stages end on the progress bar: Gemini's stage, when on, takes the rest."""
+    return gemini.PROGRESS_FROM if gemini.enabled() else 99
+
+
 def _transcribe(path: Path, metadata: dict, report: _Progress) -> dict:
     """The speech stage: a transcript, or a note saying why there is none."""
     report(LOCAL_SHARE, TRANSCRIBE_STAGE)
@@ -173,7 +178,7 @@ def _transcribe(path: Path, metadata: dict, report: _Progress) -> dict:
         speech = transcribe(
             path,
             duration=metadata.get("duration"),
-            progress=lambda done: report(LOCAL_SHARE + int(done * (99 - LOCAL_SHARE)), TRANSCRIBE_STAGE),
+            progress=lambda done: report(LOCAL_SHARE + int(done * (_top() - LOCAL_SHARE)), TRANSCRIBE_STAGE),
         )
     except TranscriptionUnavailable as exc:
         # The rest of the analysis stands; the page says why the transcript is missing.
@@ -250,7 +255,11 @@ def analyze_video(video_id: int) -> str:
         with _heartbeat(video.pk), _local_path(video) as path, tempfile.TemporaryDirectory() as out:
             started = time.monotonic()
             report = _Progress(video)
-            share = LOCAL_SHARE if settings.TRANSCRIBE_SPEECH else 100
+            share = (
+                LOCAL_SHARE
+                if settings.TRANSCRIBE_SPEECH
+                else (gemini.PROGRESS_FROM if gemini.enabled() else 100)
+            )
             result = analyze(
                 path,
                 out,
@@ -261,8 +270,18 @@ def analyze_video(video_id: int) -> str:
             )
             if settings.TRANSCRIBE_SPEECH:
                 result["speech"] = _transcribe(path, result["metadata"], report)
+            local_seconds = time.monotonic() - started
+            # Network only, outside the transaction; it never raises (a failure is its outcome).
+            duration = result["metadata"].get("duration")
+            asked = (
+                gemini.ask_gemini(video, path, duration=duration, progress=report)
+                if gemini.enabled()
+                else None
+            )
             with transaction.atomic():
-                analysis = _store(video, result, Path(out), time.monotonic() - started, saved)
+                analysis = _store(video, result, Path(out), local_seconds, saved)
+                if asked is not None:
+                    asked.save(video=video)
                 video.mark_done()
     except Exception as exc:
         if not Video.objects.filter(pk=video.pk).exists():

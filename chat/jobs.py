@@ -19,6 +19,7 @@ from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from analysis import gemini
 from analysis.models import Video
 from chat import cache, live
 from chat.assistant import get_provider
@@ -84,7 +85,7 @@ def video_facts(video: Video) -> VideoFacts:
         timelines=analysis.timelines if analysis else {},
         silences=analysis.silences if analysis else [],
         transcript=list(analysis.segments.values("start", "end", "text")) if analysis else [],
-        extra=analysis.extra if analysis else {},
+        extra={**analysis.extra, **gemini.chat_extra(video, analysis)} if analysis else {},
     )
 
 

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from videochat import supabase_db
-from videochat.env import env_bool, env_choice, env_int, env_list, env_str, env_url
+from videochat.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -302,20 +302,6 @@ CHAT_READ_CACHE = env_bool("CHAT_READ_CACHE", True)
 # --- Integrations (used by later parts; read here so config lives in one place)
 
 
-def _env_float(name: str, default: float | None, *, minimum: float, maximum: float) -> float | None:
-    """A decimal number from minimum to maximum: fractions of a second, frames per second."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        number = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
-    if not minimum <= number <= maximum:
-        raise ImproperlyConfigured(f"{name} must be from {minimum:g} to {maximum:g}, got {raw!r}")
-    return number
-
-
 # Gemini (google-genai) is on when a key is set; see docs/gemini.md. Without a key
 # everything runs on the local analyzer and the offline assistant.
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
@@ -326,17 +312,17 @@ GEMINI_TIMEOUT_SECONDS = env_int("GEMINI_TIMEOUT_SECONDS", 180, minimum=1)
 # Retries of a request answered 408, 429 or 5xx, or timed out: exponential backoff
 # from GEMINI_RETRY_DELAY_SECONDS (doubling, plus up to as much again of jitter).
 GEMINI_MAX_RETRIES = env_int("GEMINI_MAX_RETRIES", 3, minimum=0)
-GEMINI_RETRY_DELAY_SECONDS = _env_float("GEMINI_RETRY_DELAY_SECONDS", 1.0, minimum=0, maximum=60)
+GEMINI_RETRY_DELAY_SECONDS = env_float("GEMINI_RETRY_DELAY_SECONDS", 1.0, minimum=0, maximum=60)
 # How often to ask whether an uploaded video is processed, and for how long.
-GEMINI_POLL_SECONDS = _env_float("GEMINI_POLL_SECONDS", 2.0, minimum=0, maximum=60)
+GEMINI_POLL_SECONDS = env_float("GEMINI_POLL_SECONDS", 2.0, minimum=0, maximum=60)
 GEMINI_PROCESSING_TIMEOUT_SECONDS = env_int("GEMINI_PROCESSING_TIMEOUT_SECONDS", 900, minimum=1)
 # Videos longer than this are sampled at GEMINI_LONG_VIDEO_FPS frames per second
 # (the API's default is 1) and at GEMINI_MEDIA_RESOLUTION, to fit the model's context.
 GEMINI_LONG_VIDEO_SECONDS = env_int("GEMINI_LONG_VIDEO_SECONDS", 30 * 60, minimum=1)
-GEMINI_LONG_VIDEO_FPS = _env_float("GEMINI_LONG_VIDEO_FPS", 0.5, minimum=0.01, maximum=24)
+GEMINI_LONG_VIDEO_FPS = env_float("GEMINI_LONG_VIDEO_FPS", 0.5, minimum=0.01, maximum=24)
 GEMINI_MEDIA_RESOLUTION = env_choice("GEMINI_MEDIA_RESOLUTION", "low", ("low", "medium", "high", "default"))
 # Unset: the model's own default, which Google recommends for Gemini 3.
-GEMINI_TEMPERATURE = _env_float("GEMINI_TEMPERATURE", None, minimum=0, maximum=2)
+GEMINI_TEMPERATURE = env_float("GEMINI_TEMPERATURE", None, minimum=0, maximum=2)
 ASSISTANT_PROVIDER = env_choice(
     "ASSISTANT_PROVIDER", "gemini" if GEMINI_API_KEY else "local", ("local", "gemini")
 )

@@ -61,6 +61,8 @@ MAX_TEXT = 2000
 """Characters kept of any one text the model wrote (the summary gets four times as many)."""
 
 Progress = Callable[[int, str], None]
+# No tools are offered, so the SDK's automatic function calling (and its log line) is off.
+NO_TOOLS = types.AutomaticFunctionCallingConfig(disable=True)
 
 
 def _transport_errors(name: str) -> tuple[type[BaseException], ...]:
@@ -128,7 +130,9 @@ class Understanding(BaseModel):
     topics: list[str] = Field(description="A few short topic labels.")
     key_moments: list[KeyMoment]
     transcript: list[TranscriptLine] = Field(description="Every stretch of speech; empty when nobody speaks.")
-    on_screen_text: list[ScreenText] = Field(description="Text shown in the picture; empty when there is none.")
+    on_screen_text: list[ScreenText] = Field(
+        description="Text shown in the picture; empty when there is none."
+    )
 
 
 PROMPT = (
@@ -170,8 +174,6 @@ def analyze_with_gemini(
         file, uploaded = _active_file(client, Path(path), options, file_ref, display_name, report)
         report(60, "Asking Gemini")
         response = _generate(client, file, options, duration)
-    except GeminiError:
-        raise
     except (errors.APIError, *NETWORK_ERRORS) as exc:
         raise GeminiError(describe_failure(exc, options)) from exc
     understanding = _parse(response)
@@ -215,8 +217,7 @@ def _stored_file(client: genai.Client, file_ref: dict | None) -> types.File | No
     try:
         file = client.files.get(name=file_ref["name"])
     except errors.ClientError as exc:
-        # Google answers 403 (or 404) for a file that expired or was deleted.
-        if exc.code in (403, 404):
+        if is_missing_file(exc):
             return None
         raise
     if file.state == types.FileState.FAILED or not is_fresh(file.expiration_time):
@@ -231,7 +232,9 @@ def _wait_until_active(client: genai.Client, file: types.File, options: GeminiOp
             detail = (file.error.message if file.error else None) or "no reason given"
             raise GeminiError(f"Gemini could not process the video file ({_clip(detail, 300)}).")
         if time.monotonic() >= deadline:
-            raise GeminiError(f"Gemini was still processing the video after {_span(options.processing_timeout)}.")
+            raise GeminiError(
+                f"Gemini was still processing the video after {_span(options.processing_timeout)}."
+            )
         time.sleep(options.poll_seconds)
         file = client.files.get(name=file.name or "")
     return file
@@ -247,6 +250,7 @@ def _generate(
         response_schema=Understanding,
         media_resolution=_media_resolution(options, duration),
         temperature=options.temperature,
+        automatic_function_calling=NO_TOOLS,
     )
     prompt = types.Part.from_text(text=PROMPT.format(length=length))
     return client.models.generate_content(
@@ -435,7 +439,9 @@ def describe_failure(exc: BaseException, options: GeminiOptions) -> str:
 def _describe_api_error(exc: errors.APIError, tries: str) -> str:
     code, message = exc.code, _clip(exc.message or exc.status or "", 300)
     if code == 429:
-        return f"Gemini's rate limit or quota for this API key is used up (429, tried {tries}). Try again later."
+        return (
+            f"Gemini's rate limit or quota for this API key is used up (429, tried {tries}). Try again later."
+        )
     if code >= 500:
         return f"Gemini had a server error ({code}) and still had it after trying {tries}."
     if code in (401, 403) or (code == 400 and "api key" in message.lower()):
@@ -445,6 +451,11 @@ def _describe_api_error(exc: errors.APIError, tries: str) -> str:
     if code == 404:
         return f"Gemini does not know the model or file asked for (404): {message}"
     return f"Gemini refused the request ({code}): {message}"
+
+
+def is_missing_file(exc: errors.APIError) -> bool:
+    """Whether Google answered that a file the request named is gone (expired or deleted)."""
+    return exc.code in (403, 404) and "file" in (exc.message or "").lower()
 
 
 def redact(text: str, secret: str | None) -> str:

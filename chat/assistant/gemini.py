@@ -21,10 +21,12 @@ from google.genai import errors, types
 
 from analysis.analyzers.gemini import (
     NETWORK_ERRORS,
+    NO_TOOLS,
     GeminiOptions,
     clock,
     describe_failure,
     is_fresh,
+    is_missing_file,
     parse_timestamp,
     redact,
     video_part,
@@ -78,39 +80,70 @@ class GeminiProvider:
 
     def stream_reply(self, *, history: list[Turn], videos: list[VideoFacts]) -> Iterator[str]:
         attached = [video for video in videos if _usable_file(video)]
-        contents = conversation(history, [part for v in attached for part in self._parts(v, videos)])
-        yield from self._stream(contents, instructions(videos, attached))
+        try:
+            yield from self._reply(history, videos, attached)
+        except _FileGone:
+            # Deleted before its expiry: answer from the facts, as for an expired file.
+            yield from self._reply(history, videos, [])
 
     def stream_analysis_summary(self, *, video: VideoFacts) -> Iterator[str]:
         # From the stored facts only: the video was just analysed, and watching it again costs tokens.
         contents = [types.Content(role="user", parts=[types.Part.from_text(text=SUMMARY_REQUEST)])]
         yield from self._stream(contents, instructions([video], []))
 
+    def _reply(
+        self, history: list[Turn], videos: list[VideoFacts], attached: list[VideoFacts]
+    ) -> Iterator[str]:
+        contents = conversation(history, [part for v in attached for part in self._parts(v, videos)])
+        yield from self._stream(contents, instructions(videos, attached))
+
     def _parts(self, video: VideoFacts, videos: Sequence[VideoFacts]) -> list[types.Part]:
         label = types.Part.from_text(text=f"Video {videos.index(video) + 1}: {video.name}")
         return [label, video_part(video.extra["file"], self.options, video.metadata.get("duration"))]
 
     def _stream(self, contents: list[types.Content], system: str) -> Iterator[str]:
-        config = types.GenerateContentConfig(system_instruction=system, temperature=self.options.temperature)
+        config = types.GenerateContentConfig(
+            system_instruction=system,
+            temperature=self.options.temperature,
+            automatic_function_calling=NO_TOOLS,
+        )
         finish: types.FinishReason | None = None
+        started = False
         try:
             with self._make_client() as client:
                 stream = client.models.generate_content_stream(
                     model=self.model, contents=contents, config=config
                 )
                 for chunk in stream:
+                    started = True
                     if chunk.text:
                         yield chunk.text
-                    finish = next((c.finish_reason for c in chunk.candidates or [] if c.finish_reason), finish)
-        except (errors.APIError, *NETWORK_ERRORS) as exc:
-            reason = describe_failure(exc, self.options)
-            raise ProviderError(redact(f"Gemini could not answer: {reason} {RETRY}", self._api_key)) from exc
+                    finish = next(
+                        (c.finish_reason for c in chunk.candidates or [] if c.finish_reason), finish
+                    )
+        except NETWORK_ERRORS as exc:
+            # Once the answer is flowing the SDK does not retry: a broken connection cuts it off.
+            if started:
+                raise ProviderError(CUT_OFF) from exc
+            raise self._failure(exc) from exc
+        except errors.APIError as exc:
+            if is_missing_file(exc):
+                raise _FileGone(str(exc)) from exc
+            raise self._failure(exc) from exc
         if finish is None:
             raise ProviderError(CUT_OFF)
         if finish == types.FinishReason.MAX_TOKENS:
             yield "\n\n*(The answer reached Gemini's length limit and stops here.)*"
         elif finish != types.FinishReason.STOP:
             raise ProviderError(f"Gemini stopped its answer ({finish.value}). {RETRY}")
+
+    def _failure(self, exc: BaseException) -> ProviderError:
+        reason = describe_failure(exc, self.options)
+        return ProviderError(redact(f"Gemini could not answer: {reason} {RETRY}", self._api_key))
+
+
+class _FileGone(ProviderError):
+    """Google no longer has a video file the request named."""
 
 
 def _usable_file(video: VideoFacts) -> bool:
@@ -161,13 +194,19 @@ def _video_block(number: int, video: VideoFacts, *, watching: bool) -> str:
         return "\n".join(lines)
     if watching:
         lines.append("- The video itself is attached: watch it to answer.")
-    elif video.extra.get("gemini_error"):
-        lines.append(f"- You cannot watch this video: {video.extra['gemini_error']} Answer from the facts, and say so.")
     else:
-        lines.append("- You cannot watch this video (its upload to Gemini expired). Answer from the facts, and say so.")
+        lines.append(f"- {_unwatchable(video)} Answer from the facts, and say so.")
     lines.extend(_measurements(video))
     lines.extend(_earlier_understanding(video.extra.get("gemini") or {}))
     return "\n".join(lines)
+
+
+def _unwatchable(video: VideoFacts) -> str:
+    if video.extra.get("gemini_error"):
+        return f"You cannot watch this video: {video.extra['gemini_error']}"
+    if video.extra.get("file"):
+        return "You cannot watch this video (its upload to Gemini expired)."
+    return "You cannot watch this video (it was analysed without Gemini)."
 
 
 def _measurements(video: VideoFacts) -> list[str]:
@@ -178,7 +217,9 @@ def _measurements(video: VideoFacts) -> list[str]:
     if meta.get("width") and meta.get("height"):
         lines.append(f"- Picture: {meta['width']}x{meta['height']}, {meta.get('frame_rate') or '?'} fps.")
     if "has_audio" in meta:
-        lines.append(f"- Sound: {meta.get('audio_codec') or 'yes'}." if meta["has_audio"] else "- Sound: none.")
+        lines.append(
+            f"- Sound: {meta.get('audio_codec') or 'yes'}." if meta["has_audio"] else "- Sound: none."
+        )
     starts = [clock(scene.get("start", 0)) for scene in video.scenes[:MAX_SCENES]]
     if starts:
         more = f" (and {len(video.scenes) - MAX_SCENES} more)" if len(video.scenes) > MAX_SCENES else ""

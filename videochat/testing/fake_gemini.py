@@ -80,6 +80,8 @@ class Reply:
     """For streamGenerateContent: the model's text, piece by piece."""
     cut_after: int | None = None
     """For streamGenerateContent: close the connection after this many chunks."""
+    finish: bool = True
+    """For streamGenerateContent: whether the last chunk says the model is done (finishReason)."""
     delay: float = 0.0
     """Seconds to wait before answering (longer than the client's timeout = a timeout)."""
 
@@ -92,8 +94,8 @@ class Reply:
         return cls(text=json.dumps(data))
 
     @classmethod
-    def stream(cls, chunks: list[str], *, cut_after: int | None = None) -> Reply:
-        return cls(chunks=chunks, cut_after=cut_after)
+    def stream(cls, chunks: list[str], *, cut_after: int | None = None, finish: bool = True) -> Reply:
+        return cls(chunks=chunks, cut_after=cut_after, finish=finish)
 
 
 @dataclass
@@ -172,6 +174,22 @@ class FakeGemini:
         with self._lock:
             self._scripts[route].extend(replies)
 
+    def add_file(self, *, mime_type: str = "video/mp4", size: int = 1000) -> dict[str, str]:
+        """An ACTIVE file, as if uploaded earlier; returns its reference as the app stores it."""
+        name = f"files/{secrets.token_hex(6)}"
+        file = FakeFile(
+            name, "earlier", mime_type, size, datetime.now(UTC), processing_polls=0, received=size
+        )
+        with self._lock:
+            self.files[name] = file
+        resource = file.resource(self.url)
+        return {
+            "name": name,
+            "uri": resource["uri"],
+            "mime_type": mime_type,
+            "expires_at": (file.created + FILE_LIFETIME).isoformat(),
+        }
+
     def forget(self, name: str) -> None:
         """Delete a file, as Google does 48 hours after its upload."""
         with self._lock:
@@ -242,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read fake.requests instead
 
     @property
@@ -371,7 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.wfile.flush()
                 return
-            event = json.dumps(_candidate_chunk(text, finish=index == len(chunks) - 1))
+            event = json.dumps(_candidate_chunk(text, finish=reply.finish and index == len(chunks) - 1))
             self._write_chunk(f"data: {event}\r\n\r\n".encode())
         self.wfile.write(b"0\r\n\r\n")
 
