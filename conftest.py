@@ -77,6 +77,12 @@ def owner_client(client, owner):
 
 
 @pytest.fixture
+def staff_client(client, make_user):
+    client.force_login(make_user("staff@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
 def outsider_client(outsider):
     from django.test import Client
 

@@ -17,10 +17,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import threading
-
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
@@ -29,7 +25,7 @@ from django.utils import timezone
 from rq.worker import SimpleWorker
 
 from chat.markdown import render_markdown
-from videochat.events import user_group
+from videochat.events import _PushLoop, user_group
 from videochat.worker import Worker
 
 WARM_TEMPLATES = ("chat/_message.html",)
@@ -54,23 +50,6 @@ def warm_up() -> None:
     # One real send imports channels_redis's and redis.asyncio's lazy parts; nobody is in the group.
     async_to_sync(get_channel_layer().group_send)("bench.warm-up", {"type": "html.push", "html": ""})
     cache.get("bench:warm-up")
-
-
-class _PushLoop:
-    """One event loop per process, on a daemon thread, that pushes are run on."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid: int | None = None
-
-    def run(self, coroutine, timeout: float = 10):
-        with self._lock:
-            if self._pid != os.getpid():  # first use, or a forked child: threads do not survive fork
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="push-loop", daemon=True).start()
-                self._pid = os.getpid()
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
 
 _push_loop = _PushLoop()

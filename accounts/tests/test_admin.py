@@ -3,12 +3,6 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
 def test_it_lists_and_searches_users(staff_client, owner, outsider):
     response = staff_client.get("/admin/accounts/user/", {"q": "owner@"})
     assert response.status_code == 200

@@ -3,12 +3,9 @@
 import pytest
 
 from conftest import PASSWORD
+from videochat.testing.browser import csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _csp_violations(page) -> list[str]:
-    return [m for m in page.console_messages if "Content Security Policy" in m or "Refused to" in m]
 
 
 def test_a_person_signs_up_logs_out_and_logs_back_in(live_server_url, browser_page):
@@ -36,7 +33,7 @@ def test_a_person_signs_up_logs_out_and_logs_back_in(live_server_url, browser_pa
     page.wait_for_selector("text=Welcome back")
     # htmx was live on the page (the form posted through it) and nothing broke the CSP.
     assert page.evaluate("typeof window.htmx") == "object"
-    assert _csp_violations(page) == []
+    assert csp_violations(page) == []
 
 
 def test_a_wrong_password_shows_the_error_then_the_rate_limit(live_server_url, browser_page, make_user):
@@ -59,4 +56,4 @@ def test_a_wrong_password_shows_the_error_then_the_rate_limit(live_server_url, b
     page.wait_for_selector("#rate-limited")
     assert "Too many log-in attempts" in page.inner_text("#rate-limited")
     assert "try again in" in page.inner_text("#rate-limited")
-    assert _csp_violations(page) == []
+    assert csp_violations(page) == []

@@ -18,12 +18,6 @@ ANALYSES = reverse("admin:analysis_analysis_changelist")
 
 
 @pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
-@pytest.fixture
 def videos(owner, outsider, clips, make_video):
     beach = make_video(owner, clips["short"].path, name="beach day.mp4")
     make_analysis(beach)

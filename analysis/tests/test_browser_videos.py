@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
+from videochat.testing.browser import csp_violations, wait_until
 from videochat.testing.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _csp_violations(page) -> list[str]:
-    return [m for m in page.console_messages if "Content Security Policy" in m or "Refused to" in m]
-
-
-def _wait_until(page, expression: str, *, timeout: float = 10) -> None:
-    """Poll a JS expression. (page.wait_for_function evaluates strings in the page, which our CSP forbids.)"""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {expression}")
-        time.sleep(0.1)
 
 
 def test_a_person_uploads_two_videos_and_seeks_by_scene(live_server_url, browser_page, make_user, clips):
@@ -57,12 +43,12 @@ def test_a_person_uploads_two_videos_and_seeks_by_scene(live_server_url, browser
 
     page.click("#video-list .video-name:text('short.mp4')")
     page.wait_for_selector(".scenes .scene")
-    _wait_until(page, "document.getElementById('player').readyState >= 1", timeout=30)
+    wait_until(page, "document.getElementById('player').readyState >= 1", timeout=30)
     scene = page.locator(".scenes .scene").nth(2)
     start = float(scene.get_attribute("data-seek"))
     assert start == pytest.approx(clips["short"].cuts[1], abs=0.2)
     scene.click()
-    _wait_until(page, f"Math.abs(document.getElementById('player').currentTime - {start}) <= 0.5")
+    wait_until(page, f"Math.abs(document.getElementById('player').currentTime - {start}) <= 0.5")
     assert page.url.endswith("/")  # seeking did not follow the link's ?t= fallback
     assert page.locator(".chart-svg").count() == 3
 
@@ -81,4 +67,4 @@ def test_a_person_uploads_two_videos_and_seeks_by_scene(live_server_url, browser
     page.wait_for_url(f"{live_server_url}/videos/")
     expect(page.locator("#messages")).to_contain_text("Deleted “short.mp4”")
     assert page.locator("#video-list .video-name").all_inner_texts() == ["other.mp4"]
-    assert _csp_violations(page) == []
+    assert csp_violations(page) == []

@@ -5,12 +5,6 @@ from chat.models import Conversation, Message
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
 def test_it_searches_messages_by_text_and_owner(staff_client, owner, outsider):
     mine = Conversation.objects.create(owner=owner, title="mine")
     theirs = Conversation.objects.create(owner=outsider, title="theirs")

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
+from videochat.testing.browser import csp_violations, wait_until
 from videochat.testing.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _wait_until(page, expression: str, *, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {expression}")
-        time.sleep(0.1)
 
 
 def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, browser_page, make_user, clips):
@@ -48,9 +39,9 @@ def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, br
         # a note and then the follow-up summary) streams in with times as links.
         expect(page.locator(".chat-message.role-user")).to_have_count(1)
         assert "How long is it?" in page.locator(".chat-message.role-user").inner_text()
-        expect(page.locator('.chat-message.role-assistant[data-status="complete"] a.seek').first).to_be_visible(
-            timeout=60_000
-        )
+        expect(
+            page.locator('.chat-message.role-assistant[data-status="complete"] a.seek').first
+        ).to_be_visible(timeout=60_000)
         expect(page.locator("#chat-videos .badge-done")).to_have_count(1, timeout=60_000)
 
     assert "offline" not in page.locator(".chat-message.role-user").inner_text()
@@ -62,13 +53,13 @@ def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, br
     # A time in the answer seeks the attached video's player.
     link = page.locator('.chat-message.role-assistant[data-status="complete"] a.seek').last
     seconds = float(link.get_attribute("data-seek"))
-    _wait_until(page, "document.querySelector('#chat-videos video').readyState >= 1")
+    wait_until(page, "document.querySelector('#chat-videos video').readyState >= 1")
     link.click()
-    _wait_until(page, f"Math.abs(document.querySelector('#chat-videos video').currentTime - {seconds}) < 0.5")
+    wait_until(page, f"Math.abs(document.querySelector('#chat-videos video').currentTime - {seconds}) < 0.5")
 
     # Reload: the whole history is still there.
     count = page.locator(".chat-message").count()
     page.reload()
     expect(page.locator(".chat-message")).to_have_count(count)
     assert "How long is it?" in page.locator(".chat-message.role-user").first.inner_text()
-    assert [m for m in page.console_messages if "Content Security Policy" in m or "Refused to" in m] == []
+    assert csp_violations(page) == []

@@ -42,7 +42,9 @@ class Command(BaseCommand):
         self.stdout.write(f"workers: {len(workers)}")
         for worker in workers:
             job = worker.get_current_job()
-            self.stdout.write(f"  {worker.name} {worker.get_state()}{f' on {job.description}' if job else ''}")
+            self.stdout.write(
+                f"  {worker.name} {worker.get_state()}{f' on {job.description}' if job else ''}"
+            )
         stale = timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
         unfinished = list(Video.objects.unfinished().order_by("created_at"))
         self.stdout.write(f"unfinished videos: {len(unfinished)}")
