@@ -397,8 +397,8 @@ def profile_thread(conversation_uuid: str, out_path: str, runs: int = 40) -> Non
 
     limit = settings.CHAT_PAGE_SIZE
     page = thread_rows(conversation, limit=limit)
-    context = with_cache(True, lambda: views._thread_context(request(), conversation))()
-    name = views.thread_cache_name(conversation, user.pk)
+    context = with_cache(True, lambda: views._thread_context(request(), conversation.uuid))()
+    name = views.thread_cache_name(conversation.uuid, user.pk)
     measures = {
         # the whole Django stack (middleware, session, auth), no server
         "django_stack_cached_ms": with_cache(True, get_page),

@@ -50,7 +50,14 @@ def thread_rows(conversation: Conversation, *, before: Message | None = None, li
         # request's CSRF token, an open one changes.
         if row["status"] == Message.Status.COMPLETE:
             row["rendered"] = render_to_string("chat/_message.html", {"m": row})
-    return {"rows": rows, "has_more": has_more}
+    # Rows rendered here are joined once, so a cached page prints one string for them.
+    return {
+        "rows": rows,
+        "has_more": has_more,
+        "rows_html": "".join(row.get("rendered", "") for row in rows)
+        if all("rendered" in row for row in rows)
+        else None,
+    }
 
 
 def conversation_rows(owner) -> list[dict]:

@@ -25,25 +25,35 @@ def _redirect(request: HttpRequest, to: str) -> HttpResponse:
     return HttpResponseClientRedirect(to) if request.htmx else redirect(to)
 
 
-def thread_cache_name(conversation: Conversation, user_id: int) -> str:
+def thread_cache_name(conversation_uuid, user_id: int) -> str:
     # The page shows videos too: their version is part of the name, so a video's
     # change (its analysis finished, say) is a miss as much as a new message is.
-    return f"thread:{conversation.uuid}:videos-{video_cache.version(user_id)}"
+    return f"thread:{conversation_uuid}:videos-{video_cache.version(user_id)}"
 
 
-def _thread_context(
-    request: HttpRequest, conversation: Conversation, form: MessageForm | None = None
-) -> dict:
+def _thread_context(request: HttpRequest, conversation_uuid, form: MessageForm | None = None) -> dict:
+    """The thread page's data, cache-first.
+
+    The owner check runs when the data is built: a hit under this user's
+    namespace is a conversation this user owned when it was cached, and every
+    change to it (a message, a rename, deletion) bumps the version. So a hit
+    needs no database at all, and a stranger always misses and gets a 404.
+    """
+
     def build() -> dict:
+        conversation = _get_conversation_for_user(request, conversation_uuid)
         return {
+            "conversation": conversation,
             **thread_rows(conversation, limit=settings.CHAT_PAGE_SIZE),
             "attached": list(conversation.attached_videos()),
-            "my_videos": list(Video.objects.owned_by(request.user)[:50]),
+            "my_videos": [
+                {"uuid": str(v.uuid), "name": v.original_name, "status": v.get_status_display().lower()}
+                for v in Video.objects.owned_by(request.user)[:50]
+            ],
         }
 
-    data = cache.cached(request.user.pk, thread_cache_name(conversation, request.user.pk), build)
+    data = cache.cached(request.user.pk, thread_cache_name(conversation_uuid, request.user.pk), build)
     return {
-        "conversation": conversation,
         **data,
         "form": form or MessageForm(owner=request.user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
@@ -68,8 +78,7 @@ def conversation_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def thread(request: HttpRequest, conversation_uuid) -> HttpResponse:
-    conversation = _get_conversation_for_user(request, conversation_uuid)
-    context = _thread_context(request, conversation)
+    context = _thread_context(request, conversation_uuid)
     if request.htmx and request.GET.get("part") == "attachments":
         return render(request, "chat/thread.html#attachments", context)
     return render(request, "chat/thread.html", context)
@@ -101,7 +110,7 @@ def message_send(request: HttpRequest, conversation_uuid) -> HttpResponse:
     if not form.is_valid():
         if request.htmx:
             return render(request, "chat/thread.html#composer-errors", {"form": form}, status=400)
-        return render(request, "chat/thread.html", _thread_context(request, conversation, form), status=400)
+        return render(request, "chat/thread.html", _thread_context(request, conversation.uuid, form), status=400)
     question, reply = services.message_send(
         conversation=conversation, text=form.cleaned_data["text"], videos=form.cleaned_data["videos"]
     )
@@ -146,7 +155,7 @@ def conversation_rename(request: HttpRequest, conversation_uuid) -> HttpResponse
         return render(
             request,
             "chat/thread.html",
-            {**_thread_context(request, conversation), "title_form": form},
+            {**_thread_context(request, conversation.uuid), "title_form": form},
             status=400,
         )
     return redirect(conversation.get_absolute_url())

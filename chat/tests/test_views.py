@@ -149,14 +149,14 @@ def test_the_thread_is_read_from_the_cache_and_invalidated_on_write(
 ):
     url = reverse("chat:thread", args=[conversation.uuid])
     owner_client.get(url)
-    key = cache.raw_key(owner.pk, thread_cache_name(conversation, owner.pk))
+    key = cache.raw_key(owner.pk, thread_cache_name(conversation.uuid, owner.pk))
     assert redis_client.exists(key)
     # A row changed behind the cache's back is not seen: the page comes from Redis.
     Message.objects.create(conversation=conversation, role="user", text="sneaked in")
     assert "sneaked in" not in owner_client.get(url).content.decode()
     # A write through the app bumps the version: the next read rebuilds.
     _send(owner_client, conversation, text="hello again")
-    assert cache.raw_key(owner.pk, thread_cache_name(conversation, owner.pk)) != key
+    assert cache.raw_key(owner.pk, thread_cache_name(conversation.uuid, owner.pk)) != key
     html = owner_client.get(url).content.decode()
     assert "sneaked in" in html
     assert "hello again" in html
