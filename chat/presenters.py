@@ -44,20 +44,21 @@ def thread_rows(conversation: Conversation, *, before: Message | None = None, li
     page = page[:limit]
     page.reverse()
     rows = [message_row(m) for m in page]
+    # Finished messages are rendered once, here, and cached as HTML; the others
+    # are rendered per request (a failed one carries a form with the request's
+    # CSRF token, an open one is changing). Runs of finished ones are joined, so
+    # a cached page prints a few strings rather than looping over every row.
+    parts: list[dict | str] = []
     for row in rows:
-        # Finished messages are rendered once, here, and the HTML is cached with the rows.
-        # Others are rendered per request: a failed one carries a form with this
-        # request's CSRF token, an open one changes.
         if row["status"] == Message.Status.COMPLETE:
-            row["rendered"] = render_to_string("chat/_message.html", {"m": row})
-    # Rows rendered here are joined once, so a cached page prints one string for them.
-    return {
-        "rows": rows,
-        "has_more": has_more,
-        "rows_html": "".join(row.get("rendered", "") for row in rows)
-        if all("rendered" in row for row in rows)
-        else None,
-    }
+            html = render_to_string("chat/_message.html", {"m": row})
+            if parts and isinstance(parts[-1], str):
+                parts[-1] += html
+            else:
+                parts.append(html)
+        else:
+            parts.append(row)
+    return {"parts": parts, "first_uuid": rows[0]["uuid"] if rows else None, "has_more": has_more}
 
 
 def conversation_rows(owner) -> list[dict]:

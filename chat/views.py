@@ -110,7 +110,9 @@ def message_send(request: HttpRequest, conversation_uuid) -> HttpResponse:
     if not form.is_valid():
         if request.htmx:
             return render(request, "chat/thread.html#composer-errors", {"form": form}, status=400)
-        return render(request, "chat/thread.html", _thread_context(request, conversation.uuid, form), status=400)
+        return render(
+            request, "chat/thread.html", _thread_context(request, conversation.uuid, form), status=400
+        )
     question, reply = services.message_send(
         conversation=conversation, text=form.cleaned_data["text"], videos=form.cleaned_data["videos"]
     )
