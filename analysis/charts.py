@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from videochat.timefmt import format_time
+
 WIDTH = 1000
 HEIGHT = 100
 MAX_POINTS = 600
@@ -49,13 +51,6 @@ class Chart:
     height: int = HEIGHT
 
 
-def clock(seconds: float) -> str:
-    """75 → "01:15", 3723 → "1:02:03"."""
-    hours, rest = divmod(max(0, int(seconds)), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 def _finite(value, default: float) -> float:
     try:
         number = float(value)
@@ -91,7 +86,12 @@ def ticks(duration: float) -> list[Tick]:
         percent = t / duration * 100
         anchor = "start" if t == 0 else "end" if percent > 97 else "middle"
         marks.append(
-            Tick(x=round(t / duration * WIDTH, 2), percent=round(percent, 3), label=clock(t), anchor=anchor)
+            Tick(
+                x=round(t / duration * WIDTH, 2),
+                percent=round(percent, 3),
+                label=format_time(t),
+                anchor=anchor,
+            )
         )
         t += step
     return marks

@@ -33,6 +33,8 @@ from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel, Field
 
+from videochat.timefmt import format_time
+
 logger = logging.getLogger(__name__)
 
 ANALYZER_NAME = "gemini"
@@ -244,7 +246,7 @@ def _generate(
     client: genai.Client, file: types.File, options: GeminiOptions, duration: float | None
 ) -> types.GenerateContentResponse:
     video = video_part(file_reference(file), options, duration)
-    length = f" (it is {clock(duration)} long)" if duration else ""
+    length = f" (it is {format_time(duration)} long)" if duration else ""
     config = types.GenerateContentConfig(
         response_mime_type="application/json",
         response_schema=Understanding,
@@ -354,13 +356,6 @@ def seconds(value: object) -> float | None:
     except ValueError:
         return None
     return number if number >= 0 else None
-
-
-def clock(value: float) -> str:
-    whole = int(value)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def _in_video(value: object, duration: float | None) -> float | None:

@@ -8,7 +8,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from analysis.charts import clock
+from videochat.timefmt import format_time
 
 register = template.Library()
 
@@ -25,7 +25,7 @@ def _number(value) -> float | None:
 def mmss(seconds) -> str:
     """Seconds as a clock reading: 75.2 → "01:15", 3723 → "1:02:03" (empty for no number)."""
     number = _number(seconds)
-    return "" if number is None else clock(number)
+    return "" if number is None else format_time(number)
 
 
 @register.filter

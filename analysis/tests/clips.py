@@ -144,7 +144,7 @@ def make_clip(
             tone += f",volume=volume=0:enable='{ranges}'"
         graph.append(tone + "[a]")
 
-    cmd = [ffmpeg_exe(), "-hide_banner", "-v", "error", "-y", "-filter_complex", ";".join(graph)]
+    cmd = ["-filter_complex", ";".join(graph)]
     cmd += ["-map", "[v]", "-c:v", codec, "-r", str(fps)]
     if codec in ("libx264", "libx264rgb"):
         cmd += ["-preset", preset, "-pix_fmt", "yuv420p"]
@@ -155,7 +155,7 @@ def make_clip(
     if container in ("mp4", "mov", "m4v"):
         cmd += ["-movflags", "+faststart"]
     cmd += ["-f", container, str(path)]
-    _run(cmd)
+    _ffmpeg(*cmd)
 
     return Clip(
         path=path,
@@ -184,73 +184,33 @@ def make_rotated(src: str | Path, dst: str | Path, *, degrees: int = 90) -> Path
     the analyzer reports); ffmpeg's ``-display_rotation`` counts the other way.
     """
     dst = Path(dst)
-    _run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-v",
-            "error",
-            "-y",
-            "-display_rotation:v:0",
-            str(-degrees),
-            "-i",
-            os.fspath(src),
-            "-c",
-            "copy",
-            "-map",
-            "0",
-            str(dst),
-        ]
-    )
+    _ffmpeg("-display_rotation:v:0", str(-degrees), "-i", os.fspath(src), "-c", "copy", "-map", "0", str(dst))
     return dst
 
 
 def make_audio_only(path: str | Path, *, duration: float = 3.0) -> Path:
     """Write an AAC file with a tone and no video stream (e.g. ``.m4a``)."""
     path = Path(path)
-    _run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=44100:duration={duration}",
-            "-c:a",
-            "aac",
-            "-f",
-            "mp4",
-            str(path),
-        ]
-    )
+    tone = f"sine=frequency=440:sample_rate=44100:duration={duration}"
+    _ffmpeg("-f", "lavfi", "-i", tone, "-c:a", "aac", "-f", "mp4", str(path))
     return path
 
 
 def make_not_video(path: str | Path) -> Path:
     """Write a real PNG picture under a video's name (e.g. ``holiday.mp4``)."""
     path = Path(path)
-    _run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=64x36:d=1",
-            "-frames:v",
-            "1",
-            "-c:v",
-            "png",
-            "-f",
-            "image2pipe",
-            str(path),
-        ]
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=64x36:d=1",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "png",
+        "-f",
+        "image2pipe",
+        str(path),
     )
     return path
 
@@ -268,6 +228,11 @@ def make_garbage(path: str | Path, *, size: int = 64 * 1024) -> Path:
         out += state.to_bytes(4, "little")
     path.write_bytes(bytes(out[:size]))
     return path
+
+
+def _ffmpeg(*args: str) -> None:
+    """Run the bundled ffmpeg quietly, overwriting its output."""
+    _run([ffmpeg_exe(), "-hide_banner", "-v", "error", "-y", *args])
 
 
 def _run(cmd: list[str]) -> None:

@@ -23,7 +23,6 @@ from analysis.analyzers.gemini import (
     NETWORK_ERRORS,
     NO_TOOLS,
     GeminiOptions,
-    clock,
     describe_failure,
     is_fresh,
     is_missing_file,
@@ -32,6 +31,7 @@ from analysis.analyzers.gemini import (
     video_part,
 )
 from chat.assistant.base import ProviderError, Turn, VideoFacts
+from videochat.timefmt import format_time
 
 DONE = "done"
 MAX_SCENES = 60
@@ -213,24 +213,26 @@ def _measurements(video: VideoFacts) -> list[str]:
     meta = video.metadata
     lines = []
     if meta.get("duration"):
-        lines.append(f"- Duration: {clock(meta['duration'])} ({meta['duration']:.1f} s).")
+        lines.append(f"- Duration: {format_time(meta['duration'])} ({meta['duration']:.1f} s).")
     if meta.get("width") and meta.get("height"):
         lines.append(f"- Picture: {meta['width']}x{meta['height']}, {meta.get('frame_rate') or '?'} fps.")
     if "has_audio" in meta:
         lines.append(
             f"- Sound: {meta.get('audio_codec') or 'yes'}." if meta["has_audio"] else "- Sound: none."
         )
-    starts = [clock(scene.get("start", 0)) for scene in video.scenes[:MAX_SCENES]]
+    starts = [format_time(scene.get("start", 0)) for scene in video.scenes[:MAX_SCENES]]
     if starts:
         more = f" (and {len(video.scenes) - MAX_SCENES} more)" if len(video.scenes) > MAX_SCENES else ""
         lines.append(f"- Scenes start at: {', '.join(starts)}{more}.")
     if video.silences:
-        stretches = ", ".join(f"{clock(s['start'])}-{clock(s['end'])}" for s in video.silences[:MAX_SCENES])
+        stretches = ", ".join(
+            f"{format_time(s['start'])}-{format_time(s['end'])}" for s in video.silences[:MAX_SCENES]
+        )
         lines.append(f"- Silent stretches: {stretches}.")
     loudness = video.timelines.get("loudness") or []
     if loudness:
         loudest = max(range(len(loudness)), key=loudness.__getitem__)
-        lines.append(f"- Loudest second: {clock(loudest)} ({loudness[loudest]:.1f} dBFS).")
+        lines.append(f"- Loudest second: {format_time(loudest)} ({loudness[loudest]:.1f} dBFS).")
     if video.transcript:
         lines.append(f"- Transcript: {_transcript(video.transcript)}")
     return lines
@@ -240,7 +242,7 @@ def _earlier_understanding(gemini: dict) -> list[str]:
     if not gemini:
         return []
     lines = [f"- Your earlier analysis: {gemini.get('summary', '')}"]
-    moments = "; ".join(f"{clock(m['time'])} {m['label']}" for m in gemini.get("key_moments", [])[:30])
+    moments = "; ".join(f"{format_time(m['time'])} {m['label']}" for m in gemini.get("key_moments", [])[:30])
     if moments:
         lines.append(f"- Key moments you found: {moments}.")
     if gemini.get("transcript"):
@@ -249,5 +251,5 @@ def _earlier_understanding(gemini: dict) -> list[str]:
 
 
 def _transcript(segments: Sequence[dict]) -> str:
-    text = " ".join(f"[{clock(s['start'])}] {s['text']}" for s in segments)
+    text = " ".join(f"[{format_time(s['start'])}] {s['text']}" for s in segments)
     return text if len(text) <= MAX_TRANSCRIPT_CHARS else text[:MAX_TRANSCRIPT_CHARS] + " [...]"

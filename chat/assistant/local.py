@@ -10,7 +10,7 @@ reuses the topics of the question before it.
 
 Replies are Markdown, produced lazily and streamed a sentence (or a shorter
 piece) at a time. Moments are always cited through
-:func:`~chat.assistant.timefmt.format_time`, which the chat page links to the
+:func:`~videochat.timefmt.format_time`, which the chat page links to the
 player. Text that comes from outside (file names, transcripts, failure
 reasons) is kept inert: names go in code spans, other text is escaped.
 """
@@ -28,7 +28,7 @@ from itertools import chain
 from operator import itemgetter
 
 from chat.assistant.base import Turn, VideoFacts
-from chat.assistant.timefmt import format_range, format_seconds, format_time
+from videochat.timefmt import format_range, format_seconds, format_time
 
 QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
 

@@ -14,8 +14,8 @@ import pytest
 from chat.assistant import Provider, get_provider
 from chat.assistant.base import Turn, VideoFacts
 from chat.assistant.local import LocalProvider, parse_question
-from chat.assistant.timefmt import format_range, format_seconds, format_time
 from chat.markdown import render_markdown
+from videochat.timefmt import format_range, format_seconds, format_time
 
 SECONDS = 75
 

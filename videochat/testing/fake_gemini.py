@@ -38,6 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from videochat.testing.live import serving
+
 # The SDK picks the API version (v1 in google-genai 3.x); the fake answers under either.
 VERSIONED = re.compile(r"^/(?:upload/)?(v1|v1beta)/")
 FILE_LIFETIME = timedelta(hours=48)
@@ -427,16 +429,8 @@ def _serve() -> Iterator[FakeGemini]:
     fake = FakeGemini()
     server = _Server(fake)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-gemini", daemon=True
-    )
-    thread.start()
-    try:
+    with serving(server, "fake-gemini"):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -41,6 +41,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 
+from videochat.testing.live import serving
+
 PREFIX = "/storage/v1"
 CHUNK = 64 * 1024
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -472,16 +474,10 @@ def serve_fake_supabase(root: Path) -> Iterator[FakeSupabase]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = fake
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-supabase", daemon=True
-    )
-    thread.start()
     try:
-        yield fake
+        with serving(server, "fake-supabase"):
+            yield fake
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -106,3 +108,18 @@ def rq_worker(*queues: str, burst: bool = False, **env_overrides: str):
         yield process
     finally:
         _stop(process)
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer, name: str):
+    """Run a local test server (a fake of a remote API) on a thread for the block."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

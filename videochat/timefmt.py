@@ -1,7 +1,8 @@
-"""Times as assistants cite them: ``MM:SS``, or ``H:MM:SS`` past an hour.
+"""Times for people: ``MM:SS``, or ``H:MM:SS`` past an hour. Pure Python.
 
-The chat page turns exactly these forms into links that seek the player
-(see ``chat.markdown.TIME``), so every moment in a reply goes through here.
+The one way the project writes a moment: pages, charts, the assistants and
+the prompts sent to Gemini all use it, and the chat page turns exactly these
+forms into links that seek the player (see ``chat.markdown.TIME``).
 """
 
 from __future__ import annotations
