@@ -31,6 +31,8 @@ def test_a_person_signs_up_logs_out_and_logs_back_in(live_server_url, browser_pa
     page.fill("#id_password", PASSWORD)
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("text=Welcome back")
+    # The text shows once the page is parsed; the deferred scripts run just before "load".
+    page.wait_for_load_state("load")
     # htmx was live on the page (the form posted through it) and nothing broke the CSP.
     assert page.evaluate("typeof window.htmx") == "object"
     assert csp_violations(page) == []
