@@ -29,6 +29,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from analysis import cache, charts, search, services
 from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
+from videochat.paging import Page, paginate, requested_page
 
 # What the browser is told each stored container is (the upload check names them).
 VIDEO_TYPES = {
@@ -44,6 +45,7 @@ IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
 CHUNK_SIZE = 64 * 1024
 # Pictures are written once under unique names, so the browser may keep them a while.
 MEDIA_MAX_AGE = 60 * 60
+VIDEOS_PER_PAGE = 24
 RANGE_RE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
 
 logger = logging.getLogger(__name__)
@@ -75,18 +77,17 @@ def _page(request: HttpRequest, template: str, partial: str, context: dict) -> H
 # --- pages ------------------------------------------------------------------
 
 
-def _list_videos(user) -> list[Video]:
-    """The user's videos, newest first, each with its latest poster and duration."""
+def _list_videos(user, page_number: int) -> Page:
+    """One page of the user's videos, newest first, each with its latest poster and duration."""
     latest = Analysis.objects.filter(video=OuterRef("pk"), analyzer=Analysis.LOCAL).order_by(
         "-created_at", "-id"
     )
     duration = latest.annotate(seconds=Cast(KT("metadata__duration"), FloatField())).values("seconds")[:1]
-    return list(
-        Video.objects.owned_by(user).annotate(
-            poster=Subquery(latest.values("poster")[:1]),
-            duration=Subquery(duration, output_field=FloatField()),
-        )
+    videos = Video.objects.owned_by(user).annotate(
+        poster=Subquery(latest.values("poster")[:1]),
+        duration=Subquery(duration, output_field=FloatField()),
     )
+    return paginate(videos, page_number, VIDEOS_PER_PAGE)
 
 
 def _analyses(video: Video) -> list[Analysis]:
@@ -106,8 +107,9 @@ def video_list(request: HttpRequest) -> HttpResponse:
             "upload_limits": upload_limits(),
         }
         return _page(request, "analysis/video_list.html", "search-results", context)
-    videos = cache.cached(user.pk, "list", lambda: _list_videos(user))
-    context = {"videos": videos, "upload_limits": upload_limits()}
+    number = requested_page(request)
+    page = cache.cached(user.pk, f"list:{number}", lambda: _list_videos(user, number))
+    context = {"videos": page.items, "page": page, "upload_limits": upload_limits()}
     return _page(request, "analysis/video_list.html", "video-list", context)
 
 

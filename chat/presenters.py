@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils.html import linebreaks
 
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
+from videochat.paging import Page, paginate
 
 
 def message_row(message: Message) -> dict:
@@ -61,17 +64,16 @@ def thread_rows(conversation: Conversation, *, before: Message | None = None, li
     return {"parts": parts, "first_uuid": rows[0]["uuid"] if rows else None, "has_more": has_more}
 
 
-def conversation_rows(owner) -> list[dict]:
-    return [
-        {
-            "uuid": str(c.uuid),
-            "title": str(c),
-            "updated_at": c.updated_at,
-            "count": c.count,
-        }
-        for c in (
-            Conversation.objects.filter(owner=owner)
-            .annotate(count=Count("messages"))
-            .order_by("-updated_at", "-id")
-        )
+def conversation_rows(owner, page_number: int, per_page: int) -> Page:
+    """One page of the owner's conversations, newest activity first, as plain rows."""
+    conversations = (
+        Conversation.objects.filter(owner=owner)
+        .annotate(count=Count("messages"))
+        .order_by("-updated_at", "-id")
+    )
+    page = paginate(conversations, page_number, per_page)
+    rows = [
+        {"uuid": str(c.uuid), "title": str(c), "updated_at": c.updated_at, "count": c.count}
+        for c in page.items
     ]
+    return replace(page, items=rows)

@@ -13,7 +13,10 @@ from chat import cache, services
 from chat.forms import MessageForm, TitleForm
 from chat.models import Conversation, Message
 from chat.presenters import conversation_rows, message_row, thread_rows
+from videochat.paging import requested_page
 from videochat.ratelimits import limit_exceeded, too_many_requests
+
+CONVERSATIONS_PER_PAGE = 30
 
 
 def _get_conversation_for_user(request: HttpRequest, conversation_uuid) -> Conversation:
@@ -64,8 +67,13 @@ def _thread_context(request: HttpRequest, conversation_uuid, form: MessageForm |
 @login_required
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    rows = cache.cached(request.user.pk, "conversations", lambda: conversation_rows(request.user))
-    return render(request, "chat/list.html", {"conversations": rows})
+    number = requested_page(request)
+    page = cache.cached(
+        request.user.pk,
+        f"conversations:{number}",
+        lambda: conversation_rows(request.user, number, CONVERSATIONS_PER_PAGE),
+    )
+    return render(request, "chat/list.html", {"conversations": page.items, "page": page})
 
 
 @login_required

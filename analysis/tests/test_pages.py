@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from analysis import cache, charts, jobs, services
+from analysis import cache, charts, jobs, services, views
 from analysis.models import Analysis, Video
 from analysis.templatetags.video_tags import mmss
 
@@ -149,6 +149,46 @@ def test_it_shows_poster_duration_and_status(owner_client, done_video):
     assert 'hx-trigger="videos-changed from:body, video-finished from:body, htmx:wsOpen from:body"' in html
 
 
+def test_it_pages_a_long_list_newest_first(owner_client, owner, clips, make_video, monkeypatch):
+    monkeypatch.setattr(views, "VIDEOS_PER_PAGE", 2)
+    now = timezone.now()
+    for n in range(5):  # video-0 is the oldest
+        make_video(
+            owner,
+            clips["short"].path,
+            name=f"video-{n}.mp4",
+            sha256=str(n) * 64,
+            created_at=now - timedelta(minutes=10 - n),
+        )
+
+    def names(html: str) -> list[str]:
+        return re.findall(r'class="video-name"[^>]*>(video-\d)\.mp4<', html)
+
+    first = _html(owner_client.get(reverse("analysis:video-list")))
+    assert names(first) == ["video-4", "video-3"]
+    assert "Page 1 of 3 · 5 in all" in first
+    assert 'rel="next" href="?page=2"' in first
+    assert 'rel="prev"' not in first
+
+    second = _html(owner_client.get(reverse("analysis:video-list"), {"page": "2"}))
+    assert names(second) == ["video-2", "video-1"]
+    assert 'rel="prev" href="?page=1"' in second
+    assert 'rel="next" href="?page=3"' in second
+    # The live re-read of the list asks for the page being shown.
+    assert 'hx-get="/videos/?page=2"' in second
+
+    # Past the end is the last page; nonsense is the first.
+    assert names(_html(owner_client.get(reverse("analysis:video-list"), {"page": "99"}))) == ["video-0"]
+    assert names(_html(owner_client.get(reverse("analysis:video-list"), {"page": "x"}))) == [
+        "video-4",
+        "video-3",
+    ]
+
+
+def test_a_short_list_has_no_pager(owner_client, done_video):
+    assert 'class="pager"' not in _html(owner_client.get(reverse("analysis:video-list")))
+
+
 def test_it_includes_the_upload_form(owner_client):
     html = _html(owner_client.get(reverse("analysis:video-list")))
     assert 'id="upload-form"' in html
@@ -161,7 +201,7 @@ def test_it_reads_the_list_from_the_cache(owner_client, owner, clips, make_video
     video = make_video(owner, clips["short"].path, name="first.mp4")
     owner_client.get(reverse("analysis:video-list"))
 
-    key = django_cache.make_key(f"videos:{owner.pk}:{cache.version(owner.pk)}:list")
+    key = django_cache.make_key(f"videos:{owner.pk}:{cache.version(owner.pk)}:list:1")
     assert redis_client.exists(key)
     # A change that bumps nothing is not seen: the second read came from Redis.
     Video.objects.filter(pk=video.pk).update(original_name="renamed-behind-the-cache.mp4")

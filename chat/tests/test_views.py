@@ -6,7 +6,7 @@ import django_rq
 import pytest
 from django.urls import reverse
 
-from chat import cache, jobs
+from chat import cache, jobs, views
 from chat.models import Conversation, Message
 from chat.views import thread_cache_name
 
@@ -27,6 +27,23 @@ def test_the_list_shows_own_conversations_newest_first(owner_client, owner, outs
     html = owner_client.get(reverse("chat:list")).content.decode()
     assert html.index("newer one") < html.index("older one")
     assert "not yours" not in html
+
+
+def test_the_list_comes_in_pages(owner_client, owner, monkeypatch):
+    monkeypatch.setattr(views, "CONVERSATIONS_PER_PAGE", 2)
+    for n in range(3):
+        Conversation.objects.create(owner=owner, title=f"talk {n}")
+    first = owner_client.get(reverse("chat:list")).content.decode()
+    assert "talk 2" in first
+    assert "talk 1" in first
+    assert "talk 0" not in first
+    assert "Page 1 of 2" in first
+    assert 'rel="next" href="?page=2"' in first
+    second = owner_client.get(reverse("chat:list"), {"page": 2}).content.decode()
+    assert "talk 0" in second
+    assert "talk 1" not in second
+    assert 'rel="prev" href="?page=1"' in second
+    assert 'rel="next"' not in second
 
 
 def test_new_starts_a_conversation(owner_client, owner):
