@@ -137,15 +137,23 @@ def _heartbeat(video_id: int):
 
 @contextmanager
 def _local_path(video: Video):
-    """A path on local disk for the video: the file itself, or a streamed copy."""
+    """A path on local disk for the video: the file itself, or one streamed copy.
+
+    A remote storage that can `download(name, target)` writes straight into the
+    copy; opening the file instead would spool a second copy first.
+    """
     try:
         yield Path(video.file.path)
         return
     except NotImplementedError:
-        pass  # remote storage: copy it down in chunks
+        pass
+    download = getattr(video.file.storage, "download", None)
     with tempfile.NamedTemporaryFile(suffix=Path(video.file.name).suffix) as tmp:
-        with video.file.open("rb") as source:
-            shutil.copyfileobj(source, tmp, 1024 * 1024)
+        if download is not None:
+            download(video.file.name, tmp)
+        else:
+            with video.file.open("rb") as source:
+                shutil.copyfileobj(source, tmp, 1024 * 1024)
         tmp.flush()
         yield Path(tmp.name)
 

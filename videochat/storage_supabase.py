@@ -176,7 +176,7 @@ class SupabaseStorage(Storage):
         # Handed to the caller, who closes it (and so deletes it).
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
         try:
-            self._download(name, spool)
+            self.download(name, spool)
         except BaseException:
             spool.close()
             raise
@@ -232,9 +232,11 @@ class SupabaseStorage(Storage):
         base = URL(f"{self.project_url.rstrip('/')}/storage/v1/")
         return str(base.joinpath("object", self.bucket, *name.split("/")))
 
-    def _download(self, name: str, target: IO[bytes]) -> None:
-        # storage3's download() would hold the whole object in memory: stream it instead,
-        # over the same client and headers.
+    def download(self, name: str, target: IO[bytes]) -> None:
+        """Stream the object into `target` (the worker's copy of a video goes straight to disk).
+
+        storage3's own download() would hold the whole object in memory.
+        """
         headers = auth_headers(settings.SUPABASE_SERVICE_ROLE_KEY)
         with (
             storage_errors(name),

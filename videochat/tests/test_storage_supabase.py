@@ -307,10 +307,18 @@ def test_deleting_a_video_deletes_its_objects(owner_client, owner, media, django
 
 @pytest.mark.slow
 def test_the_worker_reads_the_video_from_storage_and_stores_its_pictures_there(
-    owner_client, owner, media, clip_bytes, settings
+    owner_client, owner, media, clip_bytes, settings, monkeypatch
 ):
     settings.TRANSCRIBE_SPEECH = False
     video = _create(owner, clip_bytes)
+    # One local copy: the download goes straight to the worker's file, not through a spooled open().
+    opened = SupabaseStorage._open
+
+    def open_anything_but_the_video(storage, name, mode="rb"):
+        assert name != video.file.name, "the worker spooled the video through open()"
+        return opened(storage, name, mode)
+
+    monkeypatch.setattr(SupabaseStorage, "_open", open_anything_but_the_video)
 
     assert jobs.analyze_video(video.pk) == "done"
 
