@@ -252,7 +252,9 @@ def upload_videos(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(reverse("analysis:video-list"))
     wait = limit_exceeded(request, group="upload-user", key="user", rate=settings.RATELIMIT_UPLOAD_USER)
     if wait:
-        return too_many_requests(request, retry_after=wait, what="uploads")
+        return too_many_requests(
+            request, retry_after=wait, what="uploads", back=reverse("analysis:video-list")
+        )
     return _receive(request)
 
 

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from typing import IO
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -30,6 +31,7 @@ from analysis import cache, charts, search, services
 from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
 from videochat.paging import Page, paginate, requested_page
+from videochat.ratelimits import limit_exceeded, too_many_requests
 
 # What the browser is told each stored container is (the upload check names them).
 VIDEO_TYPES = {
@@ -101,6 +103,11 @@ def video_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     query = request.GET.get("q", "").strip()
     if query:
+        wait = limit_exceeded(request, group="search-user", key="user", rate=settings.RATELIMIT_SEARCH_USER)
+        if wait:
+            return too_many_requests(
+                request, retry_after=wait, what="searches", back=reverse("analysis:video-list")
+            )
         context = {
             "query": query,
             "hits": search.search_videos(user, query),
@@ -188,6 +195,11 @@ def video_detail(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
 @require_POST
 def video_reanalyze(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
     video = _get_video_for_user(request, video_uuid)
+    wait = limit_exceeded(request, group="reanalyse-user", key="user", rate=settings.RATELIMIT_REANALYSE_USER)
+    if wait:
+        return too_many_requests(
+            request, retry_after=wait, what="fresh analyses asked for", back=video.get_absolute_url()
+        )
     if video.is_finished:
         services.video_reanalyze(video=video)
         messages.success(request, "A fresh analysis is queued. The earlier ones are kept.")

@@ -107,13 +107,22 @@ def older_messages(request: HttpRequest, conversation_uuid) -> HttpResponse:
     return render(request, "chat/_older.html", {"conversation": conversation, **page})
 
 
+def _reply_limit(request: HttpRequest, conversation: Conversation) -> HttpResponse | None:
+    """Every reply asked for, sent or retried, counts against the user's chat limit."""
+    wait = limit_exceeded(request, group="chat-user", key="user", rate=settings.RATELIMIT_CHAT_USER)
+    if not wait:
+        return None
+    return too_many_requests(
+        request, retry_after=wait, what="messages in a short time", back=conversation.get_absolute_url()
+    )
+
+
 @login_required
 @require_POST
 def message_send(request: HttpRequest, conversation_uuid) -> HttpResponse:
     conversation = _get_conversation_for_user(request, conversation_uuid)
-    wait = limit_exceeded(request, group="chat-user", key="user", rate=settings.RATELIMIT_CHAT_USER)
-    if wait:
-        return too_many_requests(request, retry_after=wait, what="messages in a short time")
+    if limited := _reply_limit(request, conversation):
+        return limited
     form = MessageForm(request.POST, owner=request.user)
     if not form.is_valid():
         if request.htmx:
@@ -140,6 +149,8 @@ def message_retry(request: HttpRequest, conversation_uuid, message_uuid) -> Http
     )
     if message.status != Message.Status.FAILED:
         return _redirect(request, conversation.get_absolute_url())
+    if limited := _reply_limit(request, conversation):
+        return limited
     services.message_retry(message=message)
     if request.htmx:
         return render(request, "chat/_message.html", {"m": message_row(message)})

@@ -24,9 +24,20 @@ def limit_exceeded(request: HttpRequest, *, group: str, key: str | KeyFn, rate: 
     return max(1, int(usage["time_left"]))
 
 
-def too_many_requests(request: HttpRequest, *, retry_after: int, what: str) -> HttpResponse:
-    """The 429 answer: a whole page, or the message fragment for htmx requests."""
-    context = {"what": what, "retry_after": retry_after, "wait": _wait_words(retry_after)}
+def too_many_requests(
+    request: HttpRequest, *, retry_after: int, what: str, back: str | None = None
+) -> HttpResponse:
+    """The 429 answer: a whole page, or the message fragment for htmx requests.
+
+    `back` is the page to return to; without it, the URL asked for (right for
+    a form that is also a page, wrong for a POST-only endpoint).
+    """
+    context = {
+        "what": what,
+        "retry_after": retry_after,
+        "wait": _wait_words(retry_after),
+        "back": back or request.get_full_path(),
+    }
     template = "429.html#message" if getattr(request, "htmx", False) else "429.html"
     response = render(request, template, context, status=429)
     response["Retry-After"] = str(retry_after)

@@ -288,6 +288,8 @@ ANALYSIS_MAX_ATTEMPTS = env_int("ANALYSIS_MAX_ATTEMPTS", 4, minimum=1)
 # Offline speech-to-text (Whisper tiny.en, English only) as a stage of the local analysis.
 TRANSCRIBE_SPEECH = env_bool("TRANSCRIBE_SPEECH", True)
 RATELIMIT_UPLOAD_USER = env_str("RATELIMIT_UPLOAD_USER", "30/h")
+RATELIMIT_REANALYSE_USER = env_str("RATELIMIT_REANALYSE_USER", "20/h")
+RATELIMIT_SEARCH_USER = env_str("RATELIMIT_SEARCH_USER", "60/m")
 
 # --- Chat -----------------------------------------------------------------
 

@@ -402,6 +402,21 @@ def test_it_queues_a_fresh_analysis_on_the_low_queue(
     assert done_video.analyses.count() == 1  # the earlier analysis is kept
 
 
+def test_reanalyse_is_rate_limited_per_user(owner_client, owner, done_video, settings):
+    settings.RATELIMIT_REANALYSE_USER = "1/h"
+    assert owner_client.post(reverse("analysis:video-reanalyze", args=[done_video.uuid])).status_code == 302
+    Video.objects.filter(pk=done_video.pk).update(status=Video.Status.DONE)  # as if it had finished
+
+    response = owner_client.post(reverse("analysis:video-reanalyze", args=[done_video.uuid]))
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    html = _html(response)
+    assert "Too many fresh analyses asked for" in html
+    assert f'href="{done_video.get_absolute_url()}"' in html
+    assert Video.objects.get(pk=done_video.pk).status == Video.Status.DONE
+
+
 def test_reanalyse_answers_htmx_with_a_client_redirect(owner_client, done_video):
     response = owner_client.post(
         reverse("analysis:video-reanalyze", args=[done_video.uuid]), headers={"HX-Request": "true"}

@@ -106,6 +106,17 @@ def test_search_misses_and_strangers(owner_client, outsider_client, analysed_spe
     assert "Nothing in your videos matches" in theirs
 
 
+def test_search_is_rate_limited_per_user(owner_client, settings):
+    settings.RATELIMIT_SEARCH_USER = "2/m"
+    for _ in range(2):
+        assert owner_client.get(reverse("analysis:video-list"), {"q": "holiday"}).status_code == 200
+    response = owner_client.get(reverse("analysis:video-list"), {"q": "holiday"})
+    assert response.status_code == 429
+    assert "Too many searches" in response.content.decode()
+    # The list itself is not a search and stays open.
+    assert owner_client.get(reverse("analysis:video-list")).status_code == 200
+
+
 def test_search_finds_file_names_and_escapes_them(owner, owner_client, make_video, clips):
     make_video(owner, clips["short"].path, name="<script>alert(1)</script> holiday.mp4")
     html = owner_client.get(reverse("analysis:video-list"), {"q": "holiday"}).content.decode()

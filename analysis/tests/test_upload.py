@@ -384,6 +384,7 @@ def test_it_rate_limits_a_flood_of_uploads(owner_client, owner, settings, tiny):
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert "Too many uploads" in response.content.decode()
+    assert 'href="/videos/"' in response.content.decode()  # back to the page, not the POST-only URL
     assert sorted(Video.objects.filter(owner=owner).values_list("original_name", flat=True)) == [
         "one.mp4",
         "two.webm",

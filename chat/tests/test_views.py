@@ -124,6 +124,28 @@ def test_send_is_rate_limited_per_user(owner_client, conversation, settings):
     assert conversation.messages.filter(role="user").count() == 2
 
 
+def test_a_retry_asks_for_a_reply_so_it_counts_against_the_same_limit(owner_client, conversation, settings):
+    settings.RATELIMIT_CHAT_USER = "1/m"
+    question = Message.objects.create(conversation=conversation, role="user", text="How long is it?")
+    reply = Message.objects.create(
+        conversation=conversation, role="assistant", status="failed", reply_to=question, failure_reason="boom"
+    )
+    assert _send(owner_client, conversation).status_code == 302
+
+    response = owner_client.post(
+        reverse("chat:retry", args=[conversation.uuid, reply.uuid]), HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    html = response.content.decode()
+    assert "Too many messages in a short time" in html
+    # The way back is the thread (the retry URL itself only takes posts).
+    assert f'href="{conversation.get_absolute_url()}"' in html
+    reply.refresh_from_db()
+    assert reply.status == "failed"  # still there, still retryable later
+
+
 @pytest.mark.parametrize("name", ["chat:thread", "chat:older"])
 def test_a_stranger_gets_404_for_pages(outsider_client, conversation, name):
     assert outsider_client.get(reverse(name, args=[conversation.uuid])).status_code == 404
