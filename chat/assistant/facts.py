@@ -1,0 +1,120 @@
+"""Reading a video's analysis defensively: it is JSON from storage.
+
+Any field may be missing, of the wrong type or not finite; each reader returns
+clean values, or nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from operator import itemgetter
+
+from chat.assistant.base import VideoFacts
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+def number(value: object) -> float | None:
+    if type(value) is float:  # the common case, kept quick for long timelines
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def series(video: VideoFacts, name: str) -> list[tuple[int, float]]:
+    """A per-second timeline as (second, value) pairs, without the missing and infinite values."""
+    values = video.timelines.get(name) if isinstance(video.timelines, dict) else None
+    if not isinstance(values, list | tuple):
+        return []
+    return [(second, finite) for second, value in enumerate(values) if (finite := number(value)) is not None]
+
+
+def _spans(items: object) -> list[tuple[float, float]]:
+    if not isinstance(items, list | tuple):
+        return []
+    spans = []
+    for item in items:
+        if isinstance(item, dict):
+            start, end = number(item.get("start")), number(item.get("end"))
+            if start is not None and end is not None and end >= start:
+                spans.append((start, end))
+    return sorted(spans)
+
+
+def scenes(video: VideoFacts) -> list[tuple[float, float]]:
+    return _spans(video.scenes)
+
+
+def silences(video: VideoFacts) -> list[tuple[float, float]]:
+    return _spans(video.silences)
+
+
+def segments(video: VideoFacts) -> list[Segment]:
+    segments = []
+    for item in video.transcript if isinstance(video.transcript, list | tuple) else ():
+        if not isinstance(item, dict):
+            continue
+        start, end, text = number(item.get("start")), number(item.get("end")), item.get("text")
+        if start is not None and isinstance(text, str) and text.strip():
+            segments.append(Segment(start, end if end is not None else start, " ".join(text.split())))
+    return sorted(segments, key=lambda segment: segment.start)
+
+
+def duration(video: VideoFacts) -> float | None:
+    duration = number(video.metadata.get("duration"))
+    if duration is not None and duration > 0:
+        return duration
+    if spans := scenes(video):
+        return spans[-1][1]
+    return None
+
+
+def resolution(video: VideoFacts) -> tuple[int, int] | None:
+    """Width and height of the picture as it plays (after any rotation)."""
+    width, height = number(video.metadata.get("width")), number(video.metadata.get("height"))
+    if not width or not height:
+        return None
+    rotation = int(number(video.metadata.get("rotation")) or 0)
+    return (int(height), int(width)) if rotation % 180 == 90 else (int(width), int(height))
+
+
+def has_audio(video: VideoFacts) -> bool:
+    has_audio = video.metadata.get("has_audio")
+    if isinstance(has_audio, bool):
+        return has_audio
+    return bool(video.metadata.get("audio_codec")) or bool(series(video, "loudness"))
+
+
+def extremes(series: list[tuple[int, float]], count: int, *, highest: bool) -> list[tuple[int, float]]:
+    """Up to ``count`` of the highest (or lowest) seconds, each a distinct moment.
+
+    Moments are a few seconds apart, and after the first only those that stand
+    out at least half as far from the typical value are kept (in a flat
+    timeline, the runners-up are not "moments" at all).
+    """
+    if not series:
+        return []
+    spacing = max(2, min(10, len(series) // 15))
+    # A stable sort, so of equal values the earliest second comes first.
+    ranked = sorted(series, key=itemgetter(1), reverse=highest)
+    typical = statistics.median(value for _, value in series)
+    standout = abs(ranked[0][1] - typical) / 2
+    chosen = [ranked[0]]
+    for second, value in ranked[1:]:
+        if len(chosen) == count or not standout or abs(value - typical) < standout:
+            break
+        if all(abs(second - other) > spacing for other, _ in chosen):
+            chosen.append((second, value))
+    return chosen
