@@ -2,18 +2,25 @@
 
 Each reply is one ``generate_content_stream`` call: the history as ``user`` /
 ``model`` turns; every attached video whose Gemini file Google still keeps as
-a file part (in the newest user turn); and the local analysis's measurements,
+a file part, leading the first user turn; and the local analysis's measurements,
 with Gemini's stored analysis, as text in the system instruction. A video
 whose file expired (after 48 hours; a re-analysis uploads it again) is
 answered from those facts, and the instruction says so. Text chunks go out as
 they arrive. A failure after the client's retries, or a stream that ends
 before the model finished, raises :class:`ProviderError` with a sentence that
 never contains the API key.
+
+The videos come first, before any of the history, so every reply of a
+conversation starts with the same instruction and videos and only grows at its
+end: Gemini's implicit caching bills such a repeated prefix at a fraction of
+the price ("put large and common contents at the beginning of your prompt").
+Each reply logs how many prompt tokens were served from that cache.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 
 from google import genai
@@ -32,6 +39,8 @@ from analysis.analyzers.gemini import (
 )
 from chat.assistant.base import ProviderError, Turn, VideoFacts
 from videochat.timefmt import format_time
+
+logger = logging.getLogger(__name__)
 
 DONE = "done"
 MAX_SCENES = 60
@@ -108,6 +117,7 @@ class GeminiProvider:
             automatic_function_calling=NO_TOOLS,
         )
         finish: types.FinishReason | None = None
+        usage: types.GenerateContentResponseUsageMetadata | None = None
         started = False
         try:
             with self._make_client() as client:
@@ -116,6 +126,7 @@ class GeminiProvider:
                 )
                 for chunk in stream:
                     started = True
+                    usage = chunk.usage_metadata or usage
                     if chunk.text:
                         yield chunk.text
                     finish = next(
@@ -130,6 +141,13 @@ class GeminiProvider:
             if is_missing_file(exc):
                 raise _FileGone(str(exc)) from exc
             raise self._failure(exc) from exc
+        if usage is not None:
+            logger.info(
+                "gemini reply: %s prompt tokens, %s of them from Gemini's cache, %s written",
+                usage.prompt_token_count,
+                usage.cached_content_token_count or 0,
+                usage.candidates_token_count,
+            )
         if finish is None:
             raise ProviderError(CUT_OFF)
         if finish == types.FinishReason.MAX_TOKENS:
@@ -153,7 +171,7 @@ def _usable_file(video: VideoFacts) -> bool:
 
 
 def conversation(history: Sequence[Turn], video_parts: list[types.Part]) -> list[types.Content]:
-    """The history as Gemini contents, the videos leading the newest user turn.
+    """The history as Gemini contents, the videos leading the first user turn.
 
     Consecutive turns of one role are merged, and a conversation that opens
     with the assistant (a posted summary) gets a user turn before it.
@@ -170,9 +188,9 @@ def conversation(history: Sequence[Turn], video_parts: list[types.Part]) -> list
             contents.append(types.Content(role=role, parts=[part]))
     if not contents or contents[-1].role != "user":
         contents.append(types.Content(role="user", parts=[]))
-    contents[-1].parts = [*video_parts, *(contents[-1].parts or [])]
     if contents[0].role == "model":
         contents.insert(0, types.Content(role="user", parts=[types.Part.from_text(text="(Earlier:)")]))
+    contents[0].parts = [*video_parts, *(contents[0].parts or [])]
     return contents
 
 

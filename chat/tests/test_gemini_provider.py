@@ -225,6 +225,25 @@ def test_the_summary_after_an_analysis_comes_from_the_facts_without_the_video(
     assert SUMMARY in _system(request)
 
 
+def test_each_reply_repeats_the_same_prefix_so_gemini_can_cache_the_videos(
+    gemini_settings, fake_gemini, conversation, gemini_video, caplog
+):
+    caplog.set_level(logging.INFO, logger="chat.assistant.gemini")
+    first = _ask(conversation, gemini_video)
+    assert jobs.write_reply(first.pk) == "complete"
+    second = _ask(conversation, gemini_video, text="And the loudest moment?")
+    assert jobs.write_reply(second.pk) == "complete"
+
+    earlier, later = (call.json for call in fake_gemini.calls("stream"))
+    # The instruction and the leading videos are the same; the history only grows at the end.
+    assert _system(later) == _system(earlier)
+    assert later["contents"][0] == earlier["contents"][0]
+    assert _file_uris(later) == _file_uris(earlier)
+    assert later["contents"][: len(earlier["contents"])] == earlier["contents"]
+    assert field(later["contents"][-1]["parts"][-1], "text") == "And the loudest moment?"
+    assert "gemini reply: 10 prompt tokens, 0 of them from Gemini's cache, 5 written" in caplog.text
+
+
 def test_the_history_goes_as_user_and_model_turns():
     history = [
         Turn("assistant", "holiday.mp4 is ready."),
