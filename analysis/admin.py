@@ -116,7 +116,15 @@ class VideoAdmin(admin.ModelAdmin):
 
 @admin.register(Analysis)
 class AnalysisAdmin(admin.ModelAdmin):
-    list_display = ["video", "owner", "analyzer", "analyzer_version", "wall_time", "created_at"]
+    list_display = [
+        "video",
+        "owner",
+        "analyzer",
+        "analyzer_version",
+        "wall_time",
+        "gemini_tokens",
+        "created_at",
+    ]
     list_filter = ["analyzer", "analyzer_version", "created_at"]
     search_fields = ["video__original_name", "video__owner__email"]
     list_select_related = ["video__owner"]
@@ -150,6 +158,12 @@ class AnalysisAdmin(admin.ModelAdmin):
     @admin.display(description="owner", ordering="video__owner__email")
     def owner(self, analysis: Analysis) -> str:
         return analysis.video.owner.email
+
+    @admin.display(description="Gemini tokens")
+    def gemini_tokens(self, analysis: Analysis) -> int | None:
+        """What Google counted for a Gemini analysis (prompt and output); empty for local ones."""
+        usage = (analysis.extra or {}).get("usage") or {}
+        return usage.get("total_tokens")
 
     @admin.display(description="video")
     def video_link(self, analysis: Analysis) -> str:

@@ -119,10 +119,11 @@ def test_deleting_in_admin_removes_the_files(staff_client, videos, django_captur
 def test_it_lists_searches_and_filters_analyses(staff_client, videos, owner, clips, make_video):
     beach, _ = videos
     other = make_video(owner, clips["other"].path, name="mountain.mp4")
-    make_analysis(other, analyzer="gemini")
+    make_analysis(other, analyzer="gemini", extra={"usage": {"total_tokens": 7531}})
 
     html = _listed(staff_client.get(ANALYSES, {"analyzer": "gemini"}))
     assert "mountain.mp4" in html
+    assert '<td class="field-gemini_tokens">7531</td>' in html
     assert "beach day.mp4" not in html
     html = _listed(staff_client.get(ANALYSES, {"q": "beach"}))
     assert "beach day.mp4" in html
