@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -79,8 +82,20 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def conversation_new(request: HttpRequest) -> HttpResponse:
+    """Start a conversation; from a video's page (`video`), with that video ready to attach."""
     conversation = services.conversation_create(owner=request.user)
-    return _redirect(request, conversation.get_absolute_url())
+    url = conversation.get_absolute_url()
+    if video := _own_video(request, request.POST.get("video")):
+        url += "?" + urlencode({"attach": video.uuid})
+    return _redirect(request, url)
+
+
+def _own_video(request: HttpRequest, video_uuid: str | None) -> Video | None:
+    """The user's video with this public id; None for a bad id or someone else's."""
+    try:
+        return Video.objects.owned_by(request.user).get(uuid=video_uuid) if video_uuid else None
+    except (Video.DoesNotExist, ValidationError):
+        return None
 
 
 @login_required
@@ -89,6 +104,15 @@ def thread(request: HttpRequest, conversation_uuid) -> HttpResponse:
     context = _thread_context(request, conversation_uuid)
     if request.htmx and request.GET.get("part") == "attachments":
         return render(request, "chat/thread.html#attachments", context)
+    if video := _own_video(request, request.GET.get("attach")):
+        # Ticked in the composer's picker (listed first: it may be older than the picker's newest).
+        chosen = {
+            "uuid": str(video.uuid),
+            "name": video.original_name,
+            "status": video.get_status_display().lower(),
+        }
+        others = [v for v in context["my_videos"] if v["uuid"] != chosen["uuid"]]
+        context = {**context, "my_videos": [chosen, *others], "preselected": chosen["uuid"]}
     return render(request, "chat/thread.html", context)
 
 

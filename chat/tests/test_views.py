@@ -52,6 +52,32 @@ def test_new_starts_a_conversation(owner_client, owner):
     assert response["Location"] == conversation.get_absolute_url()
 
 
+def test_ask_about_a_video_starts_a_conversation_with_it_ticked(owner_client, owner, analysed_video):
+    page = owner_client.get(analysed_video.get_absolute_url()).content.decode()
+    assert f'name="video" value="{analysed_video.uuid}"' in page
+    assert "Ask about this video" in page
+
+    response = owner_client.post(reverse("chat:new"), {"video": str(analysed_video.uuid)})
+
+    conversation = Conversation.objects.get(owner=owner)
+    assert response["Location"] == f"{conversation.get_absolute_url()}?attach={analysed_video.uuid}"
+    html = owner_client.get(response["Location"]).content.decode()
+    assert '<details class="attach-picker" open>' in html
+    assert f'value="{analysed_video.uuid}" checked>' in html
+
+
+def test_ask_about_someone_else_s_video_ticks_nothing(owner_client, outsider_client, owner, analysed_video):
+    response = outsider_client.post(reverse("chat:new"), {"video": str(analysed_video.uuid)})
+    assert "attach" not in response["Location"]
+    html = outsider_client.get(f"{response['Location']}?attach={analysed_video.uuid}").content.decode()
+    assert str(analysed_video.uuid) not in html
+    assert "holiday.mp4" not in html
+    # A malformed id is just ignored.
+    assert owner_client.post(reverse("chat:new"), {"video": "not-a-uuid"}).status_code == 302
+    theirs = Conversation.objects.filter(owner=owner).get()
+    assert owner_client.get(theirs.get_absolute_url(), {"attach": "not-a-uuid"}).status_code == 200
+
+
 def test_send_saves_the_message_and_queues_the_reply(
     owner_client, conversation, analysed_video, django_capture_on_commit_callbacks
 ):
