@@ -62,4 +62,18 @@ def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, br
     page.reload()
     expect(page.locator(".chat-message")).to_have_count(count)
     assert "How long is it?" in page.locator(".chat-message.role-user").first.inner_text()
+
+    # From the video's own page, "Ask about this video" opens a new conversation with it ticked.
+    page.goto(f"{live_server_url}/videos/")
+    page.click("#video-list .video-name")
+    page.click("button:has-text('Ask about this video')")
+    page.wait_for_url("**/chat/*/?attach=*")
+    assert page.locator(".attach-picker input[type=checkbox]:checked").count() == 1
+    with rq_worker("high"):
+        page.fill("#composer-text", "When is it loudest?")
+        page.press("#composer-text", "Enter")
+        expect(page.locator('.chat-message.role-assistant[data-status="complete"]')).to_have_count(
+            1, timeout=60_000
+        )
+    assert clips["short"].path.name in page.locator("#chat-videos").inner_text()
     assert csp_violations(page) == []
