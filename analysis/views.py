@@ -97,6 +97,11 @@ def _analyses(video: Video) -> list[Analysis]:
     return cache.cached(video.owner_id, f"analyses:{video.uuid.hex}", lambda: list(video.analyses.all()))
 
 
+def videos_page(user, number: int) -> Page:
+    """Page `number` of the user's videos, cache-first (the list and the home page read it)."""
+    return cache.cached(user.pk, f"list:{number}", lambda: _list_videos(user, number))
+
+
 @login_required
 @require_GET
 def video_list(request: HttpRequest) -> HttpResponse:
@@ -115,7 +120,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
         }
         return _page(request, "analysis/video_list.html", "search-results", context)
     number = requested_page(request)
-    page = cache.cached(user.pk, f"list:{number}", lambda: _list_videos(user, number))
+    page = videos_page(user, number)
     context = {"videos": page.items, "page": page, "upload_limits": upload_limits()}
     return _page(request, "analysis/video_list.html", "video-list", context)
 

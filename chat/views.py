@@ -16,7 +16,7 @@ from chat import cache, services
 from chat.forms import MessageForm, TitleForm
 from chat.models import Conversation, Message
 from chat.presenters import conversation_rows, message_row, thread_rows
-from videochat.paging import requested_page
+from videochat.paging import Page, requested_page
 from videochat.ratelimits import limit_exceeded, too_many_requests
 
 CONVERSATIONS_PER_PAGE = 30
@@ -67,15 +67,17 @@ def _thread_context(request: HttpRequest, conversation_uuid, form: MessageForm |
     }
 
 
+def conversations_page(user, number: int) -> Page:
+    """Page `number` of the user's conversations, cache-first (the list and the home page read it)."""
+    return cache.cached(
+        user.pk, f"conversations:{number}", lambda: conversation_rows(user, number, CONVERSATIONS_PER_PAGE)
+    )
+
+
 @login_required
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    number = requested_page(request)
-    page = cache.cached(
-        request.user.pk,
-        f"conversations:{number}",
-        lambda: conversation_rows(request.user, number, CONVERSATIONS_PER_PAGE),
-    )
+    page = conversations_page(request.user, requested_page(request))
     return render(request, "chat/list.html", {"conversations": page.items, "page": page})
 
 

@@ -7,10 +7,26 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_redis import get_redis_connection
 
+from analysis.views import videos_page
+from chat.views import conversations_page
+
+HOME_VIDEOS = 4
+HOME_CONVERSATIONS = 5
+
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    """The welcome page; logged in, the latest videos and conversations (from their lists' cache)."""
+    if not request.user.is_authenticated:
+        return render(request, "home.html")
+    videos, conversations = videos_page(request.user, 1), conversations_page(request.user, 1)
+    context = {
+        "videos": videos.items[:HOME_VIDEOS],
+        "video_count": videos.count,
+        "conversations": conversations.items[:HOME_CONVERSATIONS],
+        "conversation_count": conversations.count,
+    }
+    return render(request, "home.html", context)
 
 
 def _database_state() -> str:
