@@ -52,10 +52,7 @@ def _thread_context(request: HttpRequest, conversation_uuid, form: MessageForm |
             "conversation": conversation,
             **thread_rows(conversation, limit=settings.CHAT_PAGE_SIZE),
             "attached": list(conversation.attached_videos()),
-            "my_videos": [
-                {"uuid": str(v.uuid), "name": v.original_name, "status": v.get_status_display().lower()}
-                for v in Video.objects.owned_by(request.user)[:50]
-            ],
+            "my_videos": [_picker_row(v) for v in Video.objects.owned_by(request.user)[:50]],
         }
 
     data = cache.cached(request.user.pk, thread_cache_name(conversation_uuid, request.user.pk), build)
@@ -92,6 +89,15 @@ def conversation_new(request: HttpRequest) -> HttpResponse:
     return _redirect(request, url)
 
 
+def _picker_row(video: Video) -> dict:
+    """A video as the composer's picker lists it."""
+    return {
+        "uuid": str(video.uuid),
+        "name": video.original_name,
+        "status": video.get_status_display().lower(),
+    }
+
+
 def _own_video(request: HttpRequest, video_uuid: str | None) -> Video | None:
     """The user's video with this public id; None for a bad id or someone else's."""
     try:
@@ -108,11 +114,7 @@ def thread(request: HttpRequest, conversation_uuid) -> HttpResponse:
         return render(request, "chat/thread.html#attachments", context)
     if video := _own_video(request, request.GET.get("attach")):
         # Ticked in the composer's picker (listed first: it may be older than the picker's newest).
-        chosen = {
-            "uuid": str(video.uuid),
-            "name": video.original_name,
-            "status": video.get_status_display().lower(),
-        }
+        chosen = _picker_row(video)
         others = [v for v in context["my_videos"] if v["uuid"] != chosen["uuid"]]
         context = {**context, "my_videos": [chosen, *others], "preselected": chosen["uuid"]}
     return render(request, "chat/thread.html", context)
