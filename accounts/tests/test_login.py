@@ -33,7 +33,7 @@ def test_it_ignores_an_offsite_next(client, owner):
 
 
 def test_it_rate_limits_per_email(client, owner, settings):
-    settings.RATELIMIT_LOGIN_EMAIL = "3/m"
+    settings.RATELIMIT_LOGIN_EMAIL = "3/d"
     for _ in range(3):
         assert client.post(URL, {"username": owner.email, "password": "wrong"}).status_code == 400
     # Even the right password is refused while the limit holds.
@@ -44,7 +44,7 @@ def test_it_rate_limits_per_email(client, owner, settings):
 
 
 def test_it_rate_limits_per_ip_across_emails(client, settings):
-    settings.RATELIMIT_LOGIN_IP = "4/m"
+    settings.RATELIMIT_LOGIN_IP = "4/d"
     statuses = [
         client.post(URL, {"username": f"u{n}@example.com", "password": "x"}).status_code for n in range(5)
     ]
@@ -52,7 +52,7 @@ def test_it_rate_limits_per_ip_across_emails(client, settings):
 
 
 def test_it_answers_htmx_with_the_429_fragment(client, owner, settings):
-    settings.RATELIMIT_LOGIN_EMAIL = "1/m"
+    settings.RATELIMIT_LOGIN_EMAIL = "1/d"
     client.post(URL, {"username": owner.email, "password": "wrong"})
     response = client.post(URL, {"username": owner.email, "password": "wrong"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 429

@@ -62,7 +62,7 @@ def test_it_redirects_htmx_with_a_header(client):
 
 
 def test_it_rate_limits_signups_per_ip(client, settings):
-    settings.RATELIMIT_SIGNUP_IP = "2/h"
+    settings.RATELIMIT_SIGNUP_IP = "2/d"
     for n in range(2):
         _post(client, email=f"bad{n}@example.com", p1="x", p2="x")
     response = _post(client, email="bad3@example.com")

@@ -403,7 +403,7 @@ def test_it_queues_a_fresh_analysis_on_the_low_queue(
 
 
 def test_reanalyse_is_rate_limited_per_user(owner_client, owner, done_video, settings):
-    settings.RATELIMIT_REANALYSE_USER = "1/h"
+    settings.RATELIMIT_REANALYSE_USER = "1/d"
     assert owner_client.post(reverse("analysis:video-reanalyze", args=[done_video.uuid])).status_code == 302
     Video.objects.filter(pk=done_video.pk).update(status=Video.Status.DONE)  # as if it had finished
 

@@ -107,7 +107,7 @@ def test_search_misses_and_strangers(owner_client, outsider_client, analysed_spe
 
 
 def test_search_is_rate_limited_per_user(owner_client, settings):
-    settings.RATELIMIT_SEARCH_USER = "2/m"
+    settings.RATELIMIT_SEARCH_USER = "2/d"
     for _ in range(2):
         assert owner_client.get(reverse("analysis:video-list"), {"q": "holiday"}).status_code == 200
     response = owner_client.get(reverse("analysis:video-list"), {"q": "holiday"})

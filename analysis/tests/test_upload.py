@@ -377,7 +377,7 @@ def test_it_checks_the_csrf_token_after_streaming(owner, tiny):
 
 
 def test_it_rate_limits_a_flood_of_uploads(owner_client, owner, settings, tiny):
-    settings.RATELIMIT_UPLOAD_USER = "2/h"
+    settings.RATELIMIT_UPLOAD_USER = "2/d"
     upload(owner_client, ("one.mp4", tiny["mp4"]))
     upload(owner_client, ("two.webm", tiny["webm"]))
     response = upload(owner_client, ("three.avi", tiny["avi"]), htmx=True)

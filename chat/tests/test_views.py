@@ -141,7 +141,7 @@ def test_send_refuses_a_strangers_video(outsider_client, outsider, analysed_vide
 
 
 def test_send_is_rate_limited_per_user(owner_client, conversation, settings):
-    settings.RATELIMIT_CHAT_USER = "2/m"
+    settings.RATELIMIT_CHAT_USER = "2/d"
     assert _send(owner_client, conversation).status_code == 302
     assert _send(owner_client, conversation).status_code == 302
     response = _send(owner_client, conversation, HTTP_HX_REQUEST="true")
@@ -151,7 +151,7 @@ def test_send_is_rate_limited_per_user(owner_client, conversation, settings):
 
 
 def test_a_retry_asks_for_a_reply_so_it_counts_against_the_same_limit(owner_client, conversation, settings):
-    settings.RATELIMIT_CHAT_USER = "1/m"
+    settings.RATELIMIT_CHAT_USER = "1/d"
     question = Message.objects.create(conversation=conversation, role="user", text="How long is it?")
     reply = Message.objects.create(
         conversation=conversation, role="assistant", status="failed", reply_to=question, failure_reason="boom"
