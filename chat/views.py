@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -82,6 +83,13 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def conversation_new(request: HttpRequest) -> HttpResponse:
     """Start a conversation; from a video's page (`video`), with that video ready to attach."""
+    wait = limit_exceeded(
+        request, group="conversation-user", key="user", rate=settings.RATELIMIT_CONVERSATION_USER
+    )
+    if wait:
+        return too_many_requests(
+            request, retry_after=wait, what="new conversations", back=reverse("chat:list")
+        )
     conversation = services.conversation_create(owner=request.user)
     url = conversation.get_absolute_url()
     if video := _own_video(request, request.POST.get("video")):

@@ -299,6 +299,7 @@ CHAT_PAGE_SIZE = env_int("CHAT_PAGE_SIZE", 30, minimum=1)
 # A reply that has not moved for this long lost its worker.
 CHAT_STALE_SECONDS = env_int("CHAT_STALE_SECONDS", 60, minimum=2)
 RATELIMIT_CHAT_USER = env_str("RATELIMIT_CHAT_USER", "30/m")
+RATELIMIT_CONVERSATION_USER = env_str("RATELIMIT_CONVERSATION_USER", "60/h")
 CHAT_READ_CACHE = env_bool("CHAT_READ_CACHE", True)
 
 # --- Integrations (used by later parts; read here so config lives in one place)

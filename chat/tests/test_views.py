@@ -52,6 +52,18 @@ def test_new_starts_a_conversation(owner_client, owner):
     assert response["Location"] == conversation.get_absolute_url()
 
 
+def test_new_conversations_are_rate_limited_per_user(owner_client, owner, settings):
+    settings.RATELIMIT_CONVERSATION_USER = "2/d"
+    for _ in range(2):
+        assert owner_client.post(reverse("chat:new")).status_code == 302
+    response = owner_client.post(reverse("chat:new"))
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "Too many new conversations" in response.content.decode()
+    assert 'href="/chat/"' in response.content.decode()
+    assert Conversation.objects.filter(owner=owner).count() == 2
+
+
 def test_ask_about_a_video_starts_a_conversation_with_it_ticked(owner_client, owner, analysed_video):
     page = owner_client.get(analysed_video.get_absolute_url()).content.decode()
     assert f'name="video" value="{analysed_video.uuid}"' in page
