@@ -8,6 +8,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from videochat import units
 from videochat.timefmt import format_time
 
 register = template.Library()
@@ -44,18 +45,14 @@ def bitrate(bits_per_second) -> str:
 def frame_rate(fps) -> str:
     """29.97002997 → "29.97 fps", 25.0 → "25 fps"."""
     number = _number(fps)
-    if number is None or number <= 0:
-        return ""
-    return f"{number:.2f}".rstrip("0").rstrip(".") + " fps"
+    return "" if number is None or number <= 0 else units.frame_rate(number)
 
 
 @register.filter
 def sample_rate(hertz) -> str:
     """44100 → "44.1 kHz"."""
     number = _number(hertz)
-    if number is None or number <= 0:
-        return ""
-    return f"{number / 1000:.1f}".rstrip("0").rstrip(".") + " kHz"
+    return "" if number is None or number <= 0 else units.sample_rate(number)
 
 
 @register.filter
@@ -64,7 +61,7 @@ def channels(count) -> str:
     number = _number(count)
     if number is None or number <= 0:
         return ""
-    return {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}.get(int(number), f"{int(number)} channels")
+    return units.CHANNEL_NAMES.get(int(number), f"{int(number)} channels")
 
 
 @register.filter

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from chat.assistant import facts, wording
 from chat.assistant.base import Turn, VideoFacts
 from chat.assistant.questions import STOP_WORDS, WORD, Question, Topic, parse_question
+from videochat import units
 from videochat.timefmt import format_range, format_seconds, format_time
 
 QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
@@ -271,7 +272,7 @@ def _overview(video: VideoFacts) -> Iterator[str]:
     if size := facts.resolution(video):
         basics.append(f"{size[0]}{TIMES}{size[1]}")
     if (fps := facts.number(meta.get("frame_rate"))) is not None:
-        basics.append(wording.fps(fps))
+        basics.append(units.frame_rate(fps))
     codec = wording.codec(meta.get("video_codec"))
     container = wording.container(meta.get("container"))
     if codec or container:
@@ -355,7 +356,7 @@ def _answer_frame_rate(video: VideoFacts, ask: Question) -> Answer:
     fps = facts.number(video.metadata.get("frame_rate"))
     if fps is None or fps <= 0:
         return Answer("I don't know its frame rate: the analysis doesn't have it.")
-    text = f"It plays at **{wording.fps(fps)}**."
+    text = f"It plays at **{units.frame_rate(fps)}**."
     if (duration := facts.duration(video)) is not None:
         text += f" That's about {round(fps * duration):,} frames in all."
     return Answer(text)

@@ -13,6 +13,7 @@ from itertools import chain
 
 from chat.assistant import facts
 from chat.assistant.base import VideoFacts
+from videochat import units
 
 MAX_QUOTE = 160
 """Characters of a transcript segment quoted."""
@@ -34,7 +35,6 @@ CODECS = {
     "aac": "AAC", "mp3": "MP3", "opus": "Opus", "vorbis": "Vorbis", "ac3": "AC-3", "eac3": "E-AC-3",
     "flac": "FLAC", "alac": "ALAC", "mp2": "MP2",
 }  # fmt: skip
-CHANNELS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
 
 
 def container(name: object) -> str:
@@ -65,17 +65,12 @@ def audio_description(meta: dict) -> str:
         part
         for part in (
             codec(meta.get("audio_codec")),
-            CHANNELS.get(int(channels), f"{int(channels)}-channel") if channels else "",
+            units.CHANNEL_NAMES.get(int(channels), f"{int(channels)}-channel") if channels else "",
         )
         if part
     )
-    hertz = f"{rate / 1000:.1f}".removesuffix(".0") + " kHz" if rate else ""
+    hertz = units.sample_rate(rate) if rate else ""
     return ", ".join(part for part in (kind, hertz) if part)
-
-
-def fps(fps: float) -> str:
-    """30.0 → "30 fps", 29.97002997 → "29.97 fps", 23.976 → "23.976 fps"."""
-    return f"{fps:.3f}".rstrip("0").rstrip(".") + " fps"
 
 
 def byte_size(size: float) -> str:
