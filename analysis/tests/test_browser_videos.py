@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from videochat.testing.browser import csp_violations, wait_until
+from videochat.testing.browser import csp_violations, log_in, wait_until
 from videochat.testing.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -15,11 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 def test_a_person_uploads_two_videos_and_seeks_by_scene(live_server_url, browser_page, make_user, clips):
     make_user("viewer@example.com")
     page = browser_page
-    page.goto(f"{live_server_url}/accounts/login/?next=/videos/")
-    page.fill("#id_username", "viewer@example.com")
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{live_server_url}/videos/")
+    log_in(page, live_server_url, "viewer@example.com", PASSWORD, next_url="/videos/")
     page.wait_for_selector("#video-list .empty")
 
     # No worker yet: both uploads wait in the queue, each with its progress bar.

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from videochat.testing.browser import csp_violations, wait_until
+from videochat.testing.browser import csp_violations, log_in, wait_until
 from videochat.testing.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -18,11 +18,7 @@ def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, br
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
 
-    page.goto(f"{live_server_url}/accounts/login/?next=/chat/")
-    page.fill("#id_username", "talker@example.com")
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{live_server_url}/chat/")
+    log_in(page, live_server_url, "talker@example.com", PASSWORD, next_url="/chat/")
     page.click("#new-conversation")
     page.wait_for_selector("#composer")
 
