@@ -313,9 +313,7 @@ def _unexpected_failure(video: Video) -> None:
     """Retry through RQ while retries are left; after the last, the video fails."""
     job = get_current_job()
     if job is not None and (job.retries_left or 0) > 0:
-        video.status = Video.Status.QUEUED
-        video.stage = "Retrying after an error"
-        video.save(update_fields=["status", "stage"])
+        video.mark_retrying()
         _finish(video)
     else:
         video.mark_failed(UNEXPECTED)

@@ -7,9 +7,12 @@ import logging
 from django.template.loader import render_to_string
 
 from analysis.models import Video
-from videochat.events import push_html
+from videochat.events import push_event, push_html
 
 logger = logging.getLogger(__name__)
+
+# The event a page's video lists listen for (the first page of /videos/, the home page).
+VIDEOS_CHANGED = "videos-changed"
 
 
 def render_status(video: Video) -> str:
@@ -22,3 +25,8 @@ def push_video(video: Video) -> None:
         push_html(video.owner_id, render_status(video))
     except Exception:
         logger.warning("could not push the status of video %s", video.uuid, exc_info=True)
+
+
+def push_videos_changed(owner_id: int) -> None:
+    """A video was added or deleted: the owner's open lists re-read themselves."""
+    push_event(owner_id, VIDEOS_CHANGED)

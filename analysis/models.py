@@ -58,6 +58,10 @@ class Video(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Touched by the running job every few seconds: a stale one means its worker died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Goes up with every change a page shows (status, stage, progress): a page
+    # keeps the newest version of the status it has seen, whatever order the
+    # pushes and answers arrive in (README, "Live updates").
+    version = models.PositiveIntegerField(default=1)
 
     objects = VideoQuerySet.as_manager()
 
@@ -88,7 +92,11 @@ class Video(models.Model):
         """Where this video's files live in storage (the source and every analysis's images)."""
         return f"videos/{self.uuid.hex}"
 
-    # --- state changes, each one save() of the fields it touches ---
+    # --- state changes, each one save() of the fields it touches (and the version) ---
+
+    def _save_change(self, fields: list[str]) -> None:
+        self.version += 1
+        self.save(update_fields=[*fields, "version"])
 
     def mark_queued(self) -> None:
         self.status = self.Status.QUEUED
@@ -96,7 +104,7 @@ class Video(models.Model):
         self.stage = "Waiting in the queue"
         self.failure_reason = ""
         self.finished_at = None
-        self.save(update_fields=["status", "progress", "stage", "failure_reason", "finished_at"])
+        self._save_change(["status", "progress", "stage", "failure_reason", "finished_at"])
 
     def mark_processing(self) -> None:
         now = timezone.now()
@@ -108,8 +116,8 @@ class Video(models.Model):
         self.started_at = now
         self.heartbeat_at = now
         self.finished_at = None
-        self.save(
-            update_fields=[
+        self._save_change(
+            [
                 "status",
                 "progress",
                 "stage",
@@ -125,21 +133,27 @@ class Video(models.Model):
         self.progress = max(0, min(100, int(percent)))
         self.stage = stage[:80]
         self.heartbeat_at = timezone.now()
-        self.save(update_fields=["progress", "stage", "heartbeat_at"])
+        self._save_change(["progress", "stage", "heartbeat_at"])
 
     def mark_done(self) -> None:
         self.status = self.Status.DONE
         self.progress = 100
         self.stage = "Done"
         self.finished_at = timezone.now()
-        self.save(update_fields=["status", "progress", "stage", "finished_at"])
+        self._save_change(["status", "progress", "stage", "finished_at"])
+
+    def mark_retrying(self) -> None:
+        """Back in the queue after an unexpected error, while RQ's retries last."""
+        self.status = self.Status.QUEUED
+        self.stage = "Retrying after an error"
+        self._save_change(["status", "stage"])
 
     def mark_failed(self, reason: str) -> None:
         self.status = self.Status.FAILED
         self.stage = "Failed"
         self.failure_reason = reason
         self.finished_at = timezone.now()
-        self.save(update_fields=["status", "stage", "failure_reason", "finished_at"])
+        self._save_change(["status", "stage", "failure_reason", "finished_at"])
 
     def is_stalled(self, stale_after: timedelta) -> bool:
         """Processing, but its job has not shown a sign of life for stale_after."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from analysis import cache, jobs
+from analysis import cache, jobs, live
 from analysis.files import delete_files, video_file_names
 from analysis.models import Video
 
@@ -47,6 +47,7 @@ def video_create(
         delete_files([video.file.name])
         raise
     cache.bump(owner.pk)
+    live.push_videos_changed(owner.pk)
     return video, True
 
 
@@ -56,6 +57,7 @@ def video_reanalyze(*, video: Video) -> None:
         video.mark_queued()
         jobs.enqueue_analysis(video, reanalysis=True)
     cache.bump(video.owner_id)
+    live.push_video(video)
 
 
 def video_delete(*, video: Video) -> None:
@@ -66,3 +68,4 @@ def video_delete(*, video: Video) -> None:
         video.delete()
         transaction.on_commit(lambda: delete_files(names))
     cache.bump(owner_id)
+    live.push_videos_changed(owner_id)

@@ -633,7 +633,7 @@ class Socket:
 
 def match(reply: Reply, received: list[tuple[float, str]]) -> None:
     """Find the reply's pushes among everything the socket received (idempotent)."""
-    stream = f'id="message-{reply.uuid}-stream" data-swap="beforeend"'
+    stream = f'id="message-{reply.uuid}-stream" data-swap="chunk"'
     whole = f'id="message-{reply.uuid}"'
     reply.first_push = reply.first_chunk = reply.complete = None
     reply.chunks = 0

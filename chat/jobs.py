@@ -25,6 +25,7 @@ from chat import cache, live
 from chat.assistant import get_provider
 from chat.assistant.base import ProviderError, Turn, VideoFacts
 from chat.models import Conversation, Message
+from chat.streams import text_length
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def write_reply(message_id: int) -> str:
     try:
         provider = get_provider()
         message.mark_streaming(provider=provider.name, model=provider.model)
+        live.start_stream(message)
         live.push_message(message)
         if message.kind == Message.Kind.SUMMARY:
             subject = message.videos.first()
@@ -122,10 +124,12 @@ def write_reply(message_id: int) -> str:
         else:
             chunks = provider.stream_reply(history=_history(message), videos=[video_facts(v) for v in videos])
         parts: list[str] = []
+        offset = 0  # where the next chunk goes in the text, as the page counts it
         touched = time.monotonic()
         for chunk in chunks:
             parts.append(chunk)
-            live.push_chunk(message, chunk)
+            live.push_chunk(message, chunk, offset)
+            offset += text_length(chunk)
             if time.monotonic() - touched > TOUCH_SECONDS:
                 # A sign of life, and the text so far, for a page that reloads mid-stream.
                 Message.objects.filter(pk=message.pk).update(text="".join(parts), updated_at=timezone.now())
@@ -151,6 +155,8 @@ def write_reply(message_id: int) -> str:
 def _finish(message: Message, owner_id: int, outcome: str) -> str:
     cache.bump(owner_id)
     live.push_message(message)
+    if not message.is_open:
+        live.end_stream(message)
     return outcome
 
 
@@ -173,7 +179,7 @@ def on_analysis_finished(sender, video: Video, analysis=None, **kwargs) -> None:
             conversation.save(update_fields=["updated_at"])
             enqueue_reply(summary)
         cache.bump(conversation.owner_id)
-        live.push_new_message(summary)
+        live.push_new_messages(conversation, [summary])
 
 
 def recover_replies() -> int:

@@ -69,6 +69,9 @@ class Message(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Goes up with every change of state a page shows; the text streamed so far
+    # is ordered by its length within one version (README, "Live updates").
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         db_table = "chat_messages"
@@ -89,27 +92,40 @@ class Message(models.Model):
         self.failure_reason = ""
         self.text = ""
         self.updated_at = timezone.now()
+        self.version += 1
         self.save(
-            update_fields=["status", "provider", "model", "attempts", "failure_reason", "text", "updated_at"]
+            update_fields=[
+                "version",
+                "status",
+                "provider",
+                "model",
+                "attempts",
+                "failure_reason",
+                "text",
+                "updated_at",
+            ]
         )
 
     def mark_complete(self, text: str) -> None:
         self.status = self.Status.COMPLETE
         self.text = text
         self.updated_at = timezone.now()
-        self.save(update_fields=["status", "text", "updated_at"])
+        self.version += 1
+        self.save(update_fields=["version", "status", "text", "updated_at"])
 
     def mark_failed(self, reason: str) -> None:
         self.status = self.Status.FAILED
         self.failure_reason = reason
         self.updated_at = timezone.now()
-        self.save(update_fields=["status", "failure_reason", "updated_at"])
+        self.version += 1
+        self.save(update_fields=["version", "status", "failure_reason", "updated_at"])
 
     def mark_pending(self) -> None:
         self.status = self.Status.PENDING
         self.failure_reason = ""
         self.updated_at = timezone.now()
-        self.save(update_fields=["status", "failure_reason", "updated_at"])
+        self.version += 1
+        self.save(update_fields=["version", "status", "failure_reason", "updated_at"])
 
     def is_stalled(self, stale_after: timedelta) -> bool:
         return self.status == self.Status.STREAMING and timezone.now() - self.updated_at > stale_after

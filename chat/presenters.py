@@ -10,6 +10,7 @@ from django.utils.html import linebreaks
 
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
+from chat.streams import streamed_text, text_length
 from videochat.paging import Page, paginate
 
 
@@ -18,6 +19,13 @@ def message_row(message: Message) -> dict:
         html = render_markdown(message.text) if message.text else ""
     else:
         html = linebreaks(message.text, autoescape=True)
+    # What a reply being written has produced so far: Redis has every chunk,
+    # the database a copy saved every few seconds.
+    partial = ""
+    if message.status == Message.Status.STREAMING:
+        partial = streamed_text(message)
+        if partial is None:
+            partial = message.text
     return {
         "uuid": str(message.uuid),
         "conversation": str(message.conversation.uuid),
@@ -27,8 +35,10 @@ def message_row(message: Message) -> dict:
         "is_open": message.is_open,
         "failure_reason": message.failure_reason,
         "html": html,
-        # What a reply being written has produced so far (saved every few seconds).
-        "partial": message.text if message.is_open else "",
+        "partial": partial,
+        # The page keeps the newest of (version, length) it has seen of each message.
+        "version": message.version,
+        "length": text_length(partial),
         "provider": message.provider,
         "created_at": message.created_at,
         "videos": [{"uuid": str(v.uuid), "name": v.original_name} for v in message.videos.all()],
@@ -62,6 +72,24 @@ def thread_rows(conversation: Conversation, *, before: Message | None = None, li
         else:
             parts.append(row)
     return {"parts": parts, "first_uuid": rows[0]["uuid"] if rows else None, "has_more": has_more}
+
+
+def fresh_open_rows(parts: list[dict | str]) -> list[dict | str]:
+    """`parts` (from thread_rows, maybe cached) with each open reply read again.
+
+    A reply being written changes with every chunk; the cached row is only
+    where it was when the page was cached.
+    """
+    open_uuids = [part["uuid"] for part in parts if isinstance(part, dict) and part["is_open"]]
+    if not open_uuids:
+        return parts
+    fresh = {
+        str(m.uuid): message_row(m)
+        for m in Message.objects.filter(uuid__in=open_uuids)
+        .select_related("conversation")
+        .prefetch_related("videos")
+    }
+    return [fresh.get(part["uuid"], part) if isinstance(part, dict) else part for part in parts]
 
 
 def conversation_rows(owner, page_number: int, per_page: int) -> Page:

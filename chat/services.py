@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analysis.models import Video
-from chat import cache, jobs
+from chat import cache, jobs, live
 from chat.models import Conversation, Message
 
 TITLE_LENGTH = 80
@@ -24,6 +24,7 @@ def _title_from(text: str, videos: list[Video]) -> str:
 def conversation_create(*, owner) -> Conversation:
     conversation = Conversation.objects.create(owner=owner)
     cache.bump(owner.pk)
+    live.push_conversations_changed(owner.pk)
     return conversation
 
 
@@ -31,12 +32,14 @@ def conversation_rename(*, conversation: Conversation, title: str) -> None:
     conversation.title = title.strip()[:120]
     conversation.save(update_fields=["title"])
     cache.bump(conversation.owner_id)
+    live.push_conversations_changed(conversation.owner_id)
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
     owner_id = conversation.owner_id
     conversation.delete()
     cache.bump(owner_id)
+    live.push_conversations_changed(owner_id)
 
 
 def message_send(*, conversation: Conversation, text: str, videos: list[Video]) -> tuple[Message, Message]:
@@ -64,6 +67,8 @@ def message_send(*, conversation: Conversation, text: str, videos: list[Video]) 
         conversation.save(update_fields=fields)
         jobs.enqueue_reply(reply)
     cache.bump(conversation.owner_id)
+    # Every other open page of this thread (another tab, another device) shows them too.
+    live.push_new_messages(conversation, [question, reply])
     return question, reply
 
 
@@ -75,3 +80,4 @@ def message_retry(*, message: Message) -> None:
         message.mark_pending()
         jobs.enqueue_reply(message, replace_started=True)
     cache.bump(message.conversation.owner_id)
+    live.push_message(message)

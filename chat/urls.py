@@ -12,5 +12,6 @@ urlpatterns = [
     path("<uuid:conversation_uuid>/older/", views.older_messages, name="older"),
     path("<uuid:conversation_uuid>/title/", views.conversation_rename, name="rename"),
     path("<uuid:conversation_uuid>/delete/", views.conversation_delete, name="delete"),
+    path("<uuid:conversation_uuid>/messages/<uuid:message_uuid>/", views.message_detail, name="message"),
     path("<uuid:conversation_uuid>/messages/<uuid:message_uuid>/retry/", views.message_retry, name="retry"),
 ]

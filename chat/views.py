@@ -15,8 +15,9 @@ from analysis import cache as video_cache
 from analysis.models import Video
 from chat import cache, services
 from chat.forms import MessageForm, TitleForm
+from chat.live import render_appended
 from chat.models import Conversation, Message
-from chat.presenters import conversation_rows, message_row, thread_rows
+from chat.presenters import conversation_rows, fresh_open_rows, message_row, thread_rows
 from videochat.paging import Page, requested_page
 from videochat.ratelimits import limit_exceeded, too_many_requests
 
@@ -59,6 +60,7 @@ def _thread_context(request: HttpRequest, conversation_uuid, form: MessageForm |
     data = cache.cached(request.user.pk, thread_cache_name(conversation_uuid, request.user.pk), build)
     return {
         **data,
+        "parts": fresh_open_rows(data["parts"]),
         "form": form or MessageForm(owner=request.user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         "max_attachments": settings.CHAT_MAX_ATTACHMENTS,
@@ -76,7 +78,8 @@ def conversations_page(user, number: int) -> Page:
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
     page = conversations_page(request.user, requested_page(request))
-    return render(request, "chat/list.html", {"conversations": page.items, "page": page})
+    template = "chat/list.html#conversations" if request.htmx else "chat/list.html"
+    return render(request, template, {"conversations": page.items, "page": page})
 
 
 @login_required
@@ -120,6 +123,9 @@ def thread(request: HttpRequest, conversation_uuid) -> HttpResponse:
     context = _thread_context(request, conversation_uuid)
     if request.htmx and request.GET.get("part") == "attachments":
         return render(request, "chat/thread.html#attachments", context)
+    if request.htmx and request.GET.get("part") == "latest":
+        # The page re-reads this when its socket (re)connects: pushes sent meanwhile were lost.
+        return HttpResponse(render_appended(context["conversation"], context["parts"], request))
     if video := _own_video(request, request.GET.get("attach")):
         # Ticked in the composer's picker (listed first: it may be older than the picker's newest).
         chosen = _picker_row(video)
@@ -171,8 +177,24 @@ def message_send(request: HttpRequest, conversation_uuid) -> HttpResponse:
     )
     if not request.htmx:
         return redirect(conversation.get_absolute_url())
-    response = render(request, "chat/_sent.html", {"rows": [message_row(question), message_row(reply)]})
+    # The page merges these by id with what pushes may already have put there.
+    response = HttpResponse(
+        render_appended(conversation, [message_row(question), message_row(reply)], request)
+    )
     response["HX-Trigger"] = "message-sent"
+    return response
+
+
+@login_required
+@require_GET
+def message_detail(request: HttpRequest, conversation_uuid, message_uuid) -> HttpResponse:
+    """One message as it is now (a page asks when it missed part of a reply's stream)."""
+    conversation = _get_conversation_for_user(request, conversation_uuid)
+    message = get_object_or_404(
+        Message.objects.prefetch_related("videos"), conversation=conversation, uuid=message_uuid
+    )
+    response = render(request, "chat/_message.html", {"m": message_row(message)})
+    response["Cache-Control"] = "no-store"
     return response
 
 

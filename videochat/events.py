@@ -1,22 +1,30 @@
 """Live events: one websocket per browser tab, one channel-layer group per user.
 
 Anything that changes what a user sees (a video's progress, a chat reply)
-pushes an HTML fragment to that user's group; the browser's htmx `ws`
-extension swaps it in out-of-band by element id. A push is only a hint: pages
-re-read their state whenever the socket (re)connects.
+pushes an HTML fragment to that user's group; static/js/live.js applies it by
+element id, keeping only the newest version of each element. A push is only a
+hint: pages re-read their state whenever the socket (re)connects. The rule
+every live element follows is in the README ("Live updates").
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.utils.html import escape
 
 # Close code for a socket opened without a logged-in user (4000-4999 are ours).
 CLOSE_UNAUTHENTICATED = 4401
+# The page's keep-alive: it sends PING when the line has been quiet a while and
+# expects PONG back; no answer in time means the connection is dead (reconnect).
+PING, PONG = "ping", "pong"
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -58,6 +66,23 @@ async def apush_html(user_id: int, html: str) -> None:
     await get_channel_layer().group_send(user_group(user_id), {"type": "html.push", "html": html})
 
 
+def event_html(name: str) -> str:
+    """A push that names an event instead of an element: the page's regions that
+    listen for it (`hx-trigger="<name> from:body"`) re-read themselves."""
+    return f'<div data-event="{escape(name)}"></div>'
+
+
+def push_event(user_id: int, name: str) -> None:
+    """Tell every open page of one user that `name` happened (a list changed, say).
+
+    Best effort, like every push: a page that misses it re-reads on reconnect.
+    """
+    try:
+        push_html(user_id, event_html(name))
+    except Exception:
+        logger.warning("could not push %s to user %s", name, user_id, exc_info=True)
+
+
 class EventsConsumer(AsyncWebsocketConsumer):
     """Forwards the pushes of the logged-in user's group to the browser."""
 
@@ -79,8 +104,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # The browser has nothing to say on this socket; state changes go through forms.
-        return
+        # The browser only checks that the line is alive; state changes go through forms.
+        if text_data == PING:
+            await self.send(text_data=PONG)
 
     async def html_push(self, event: dict) -> None:
         await self.send(text_data=event["html"])

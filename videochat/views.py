@@ -12,6 +12,7 @@ from chat.views import conversations_page
 
 HOME_VIDEOS = 4
 HOME_CONVERSATIONS = 5
+HOME_PARTS = {"videos", "conversations"}
 
 
 @require_GET
@@ -26,6 +27,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "conversations": conversations.items[:HOME_CONVERSATIONS],
         "conversation_count": conversations.count,
     }
+    # The two lists re-read themselves live (templates/home.html).
+    part = request.GET.get("part")
+    if request.htmx and part in HOME_PARTS:
+        return render(request, f"home.html#{part}", context)
     return render(request, "home.html", context)
 
 

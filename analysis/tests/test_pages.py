@@ -146,7 +146,7 @@ def test_it_shows_poster_duration_and_status(owner_client, done_video):
     assert 'data-status="done"' in html
     assert "holiday.mp4" in html
     # The list re-reads itself on uploads, finished videos and every socket (re)connect.
-    assert 'hx-trigger="videos-changed from:body, video-finished from:body, htmx:wsOpen from:body"' in html
+    assert 'hx-trigger="videos-changed from:body, video-finished from:body, live-open from:body"' in html
 
 
 def test_it_pages_a_long_list_newest_first(owner_client, owner, clips, make_video, monkeypatch):
@@ -294,7 +294,7 @@ def test_it_shows_the_video_to_its_owner(owner_client, done_video):
     assert html.count('<polyline class="line"') == 3
     assert html.count('<rect class="silence"') == 3
     assert f'id="video-{done_video.uuid}-results"' in html
-    assert 'hx-trigger="video-finished from:body, htmx:wsOpen from:body"' in html
+    assert 'hx-trigger="video-finished from:body, live-open from:body"' in html
     # Owner's buttons, with CSRF, confirm for delete.
     assert f'action="{reverse("analysis:video-reanalyze", args=[done_video.uuid])}"' in html
     assert f'hx-post="{reverse("analysis:video-delete", args=[done_video.uuid])}"' in html

@@ -41,7 +41,7 @@ def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, br
         expect(page.locator("#chat-videos .badge-done")).to_have_count(1, timeout=60_000)
 
     assert "offline" not in page.locator(".chat-message.role-user").inner_text()
-    streamed = [f for f in frames if 'data-swap="beforeend"' in f and "-stream" in f]
+    streamed = [f for f in frames if 'data-swap="chunk"' in f and "-stream" in f]
     assert len(streamed) >= 2, frames
     answer = page.locator('.chat-message.role-assistant[data-status="complete"]').last.inner_text()
     assert "00:04" in answer  # the clip is 4 s long

@@ -85,7 +85,7 @@ async def test_the_reply_streams_gemini_s_chunks_over_the_websocket(
     finally:
         await socket.disconnect()
 
-    chunks = [html for html in received if f'id="message-{reply.uuid}-stream" data-swap="beforeend"' in html]
+    chunks = [html for html in received if f'id="message-{reply.uuid}-stream" data-swap="chunk"' in html]
     assert len(chunks) == len(DEFAULT_STREAM)
     await database_sync_to_async(reply.refresh_from_db)()
     assert reply.status == Message.Status.COMPLETE

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 
 import django_rq
 import pytest
@@ -55,14 +57,20 @@ async def test_the_reply_streams_in_chunks_then_is_saved(
         await mine.disconnect()
         await theirs.disconnect()
 
-    chunks = [html for html in received if f'id="message-{reply.uuid}-stream" data-swap="beforeend"' in html]
+    chunks = [html for html in received if f'id="message-{reply.uuid}-stream" data-swap="chunk"' in html]
     assert len(chunks) >= 2
     await database_sync_to_async(reply.refresh_from_db)()
     assert reply.status == Message.Status.COMPLETE
     assert reply.provider == "local"
     assert "01:15" in reply.text
-    streamed = "".join(html.split('data-swap="beforeend">', 1)[1].rsplit("</div>", 1)[0] for html in chunks)
+    # Each chunk says where it goes: right after the ones before it, as the browser counts.
+    streamed = ""
+    for html in chunks:
+        offset, text = re.search(r'data-offset="(\d+)">(.*)</div>', html, re.S).groups()
+        assert int(offset) == len(streamed.encode("utf-16-le")) // 2
+        streamed += unescape(text)
     assert "01:15" in streamed
+    assert streamed == reply.text
     # The last push replaces the message with its rendered, linked Markdown.
     assert f'id="message-{reply.uuid}"' in received[-1]
     assert 'data-status="complete"' in received[-1]

@@ -42,7 +42,7 @@
     scrollToEnd();
   });
 
-  document.body.addEventListener("pushed-content", scrollToEnd);
+  document.body.addEventListener("live:appended", scrollToEnd);
   document.body.addEventListener("htmx:afterSettle", function (event) {
     if (messages && messages.contains(event.detail.elt)) { scrollToEnd(); }
   });
