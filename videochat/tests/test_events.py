@@ -10,8 +10,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _application():
-    # Imported inside the test: the origin validator reads ALLOWED_HOSTS when it is
-    # built, and the test environment adds "testserver" to it only once tests run.
+    # Imported when a test runs, not when tests are collected: importing the ASGI
+    # module patches Daphne and the database settings for the whole process.
     from videochat.asgi import application
 
     return application
