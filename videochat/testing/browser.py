@@ -29,3 +29,80 @@ def log_in(page, base_url: str, email: str, password: str, *, next_url: str = "/
     page.fill("#id_password", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(f"{base_url}{next_url}")
+
+
+# Every live element on a page (README, "Live updates"): its id, version, status and text.
+_LIVE_STATE = """() => Array.from(document.querySelectorAll('[data-version]')).map(e => [
+  e.id, e.getAttribute('data-version'), e.getAttribute('data-status') || '',
+  e.innerText.replace(/\\s+/g, ' ').trim()])"""
+
+
+def live_state(page) -> dict[str, tuple[str, str, str]]:
+    """id -> (version, status, text) of every live element the page shows now."""
+    return {row[0]: tuple(row[1:]) for row in page.evaluate(_LIVE_STATE)}
+
+
+def reload_state(page) -> dict[str, tuple[str, str, str]]:
+    """What a reload of `page` would show: the same URL loaded afresh in a new tab."""
+    fresh = page.context.new_page()
+    try:
+        fresh.goto(page.url)
+        fresh.wait_for_load_state("load")
+        return live_state(fresh)
+    finally:
+        fresh.close()
+
+
+def differences(page) -> list[str]:
+    """How the long-open `page` differs from what a reload shows (empty when it converged).
+
+    Every live element of the reload must be on the page at the same version,
+    status and text. The page may also hold elements a reload no longer lists
+    (older messages above the newest page of a thread), never duplicates.
+    """
+    shown, truth = live_state(page), reload_state(page)
+    problems = [
+        f"{key}: page {shown.get(key)} != reload {value}"
+        for key, value in truth.items()
+        if shown.get(key) != value
+    ]
+    ids = page.evaluate("() => Array.from(document.querySelectorAll('[id]')).map(e => e.id)")
+    problems += [f"{key} is on the page twice" for key in {i for i in ids if ids.count(i) > 1}]
+    return problems
+
+
+def converge(page, *, timeout: float = 30) -> list[str]:
+    """Wait (bounded) until the page matches a reload; the differences left, if any."""
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = differences(page)
+        if not problems or time.monotonic() > deadline:
+            return problems
+        time.sleep(0.5)
+
+
+def socket_stats(page) -> dict:
+    """The page's live socket counters (static/js/live.js): opens, closes, errorCloses, pushes."""
+    return page.evaluate("() => Object.assign({}, window.liveStats)")
+
+
+def hold_answers(page, pattern: str) -> list:
+    """Let matching requests reach the server, but hold their answers back.
+
+    Returns the list the held (route, answer) pairs go into; the test gives
+    each to the page with `route.fulfill(response=answer)` once whatever must
+    come first has happened. The test keeps Playwright running meanwhile (see
+    `pump_until`), so pushes still reach the page while an answer is held.
+    """
+    held: list = []
+    page.route(pattern, lambda route: held.append((route, route.fetch())))
+    return held
+
+
+def pump_until(page, condition, *, timeout: float = 30) -> None:
+    """Wait for `condition()` (a Python check) while Playwright keeps delivering events."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout}s: {condition}")
+        page.wait_for_timeout(50)
