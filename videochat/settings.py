@@ -172,10 +172,28 @@ CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = not DEBUG
 
+# Each open websocket waits for its next push with a blocking Redis read of up to
+# 5 s (channels_redis's brpop_timeout). redis-py 8's default socket timeout is
+# also 5 s, so an idle socket's read raced it and Daphne closed the socket with
+# 1011. socket_timeout stays well above that wait (it only catches a Redis that
+# stopped answering); health_check_interval pings a connection idle that long
+# before reusing it. capacity: messages a channel holds for a consumer slow for a
+# moment; a streamed reply is many chunks, and past the default 100 they are dropped.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "vc:asgi"},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                    "health_check_interval": 15,
+                }
+            ],
+            "prefix": "vc:asgi",
+            "capacity": 1000,
+        },
     }
 }
 

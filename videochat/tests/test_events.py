@@ -3,10 +3,18 @@
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from websockets.protocol import State
+from websockets.sync.client import connect
 
-from videochat.events import CLOSE_UNAUTHENTICATED, apush_html, user_group
+from videochat.events import CLOSE_UNAUTHENTICATED, apush_html, push_html, user_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# How long the idle tests leave a socket alone: a dozen of the channel layer's 5 s
+# blocking reads, and three of Daphne's 20 s pings.
+IDLE_SECONDS = 60
+IDLE_STEP_SECONDS = 5
+LATE_PUSH = '<div id="x" hx-swap-oob="true">after a minute</div>'
 
 
 def _application():
@@ -62,6 +70,41 @@ async def test_it_refuses_a_foreign_origin(owner_client):
         assert not connected
     finally:
         await communicator.disconnect()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_it_keeps_an_idle_socket_open_and_still_delivers(owner_client, owner):
+    communicator = WebsocketCommunicator(_application(), "/ws/events/", headers=_headers(owner_client))
+    try:
+        assert (await communicator.connect())[0]
+        for _ in range(IDLE_SECONDS // IDLE_STEP_SECONDS):
+            # receive_nothing also re-raises what stopped the consumer, if it stopped.
+            assert await communicator.receive_nothing(timeout=IDLE_STEP_SECONDS, interval=0.1)
+        assert not communicator.future.done()
+        await apush_html(owner.pk, LATE_PUSH)
+        assert await communicator.receive_from(timeout=5) == LATE_PUSH
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.slow
+def test_it_keeps_an_idle_socket_open_through_daphne(live_server_url, owner_client, owner):
+    cookie = owner_client.cookies[settings.SESSION_COOKIE_NAME].value
+    with connect(
+        live_server_url.replace("http://", "ws://", 1) + "/ws/events/",
+        origin=live_server_url,
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+        # No pings of our own: Daphne's are the only frames an idle socket sees.
+        ping_interval=None,
+    ) as socket:
+        for _ in range(IDLE_SECONDS // IDLE_STEP_SECONDS):
+            # A closed socket raises ConnectionClosed here instead, with Daphne's close code.
+            with pytest.raises(TimeoutError):
+                socket.recv(timeout=IDLE_STEP_SECONDS)
+        push_html(owner.pk, LATE_PUSH)
+        assert socket.recv(timeout=5) == LATE_PUSH
+        assert socket.state is State.OPEN
 
 
 def test_group_names_are_built_from_ids_only():
