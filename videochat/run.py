@@ -62,7 +62,18 @@ def main() -> int:
         subprocess.run(_manage("collectstatic", "--noinput", "-v", "0"), check=True)
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", HOST, "-p", PORT, "videochat.asgi:application"]
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    HOST,
+                    "-p",
+                    PORT,
+                    "--ping-interval=20",
+                    "--ping-timeout=30",
+                    "videochat.asgi:application",
+                ]
             )
         )
         children.append(subprocess.Popen(_manage("rqworker", "high", "default", "low", "--with-scheduler")))

@@ -86,7 +86,18 @@ def daphne_server(**env_overrides: str):
         **env_overrides,
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "videochat.asgi:application"],
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--ping-interval=20",
+            "--ping-timeout=30",
+            "videochat.asgi:application",
+        ],
         cwd=BASE_DIR,
         env=env,
     )
