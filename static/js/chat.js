@@ -42,7 +42,8 @@
     scrollToEnd();
   });
 
-  document.body.addEventListener("live:appended", scrollToEnd);
+  document.body.addEventListener("live-added", scrollToEnd);
+  document.body.addEventListener("live-appended", scrollToEnd);
   document.body.addEventListener("htmx:afterSettle", function (event) {
     if (messages && messages.contains(event.detail.elt)) { scrollToEnd(); }
   });

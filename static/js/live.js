@@ -79,7 +79,8 @@
       if (!isLive(target) || isNewer(keyOf(element), keyOf(target))) { replace(target, element.outerHTML); }
     } else if (container) {
       htmx.swap(container, element.outerHTML, { swapStyle: "beforeend" });
-      container.dispatchEvent(new CustomEvent("live:appended", { bubbles: true }));
+      // A new element (a message from another tab, say): regions that list what it refers to re-read.
+      container.dispatchEvent(new CustomEvent("live-added", { bubbles: true }));
     }
   }
 
@@ -115,7 +116,7 @@
     } else {
       waiting.delete(stream.id);
     }
-    if (length !== before) { stream.dispatchEvent(new CustomEvent("live:appended", { bubbles: true })); }
+    if (length !== before) { stream.dispatchEvent(new CustomEvent("live-appended", { bubbles: true })); }
   }
 
   // Part of a stream went missing: read the message as it is now, and merge it.
