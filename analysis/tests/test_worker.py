@@ -79,7 +79,11 @@ async def test_a_worker_drains_the_job_and_the_page_hears_of_it(owner_client, ow
     socket = WebsocketCommunicator(
         application,
         "/ws/events/",
-        headers=[(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+        headers=[
+            (b"origin", b"http://testserver"),
+            (b"host", b"testserver"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+        ],
     )
     try:
         assert (await socket.connect())[0]

@@ -76,7 +76,9 @@ def test_it_completes_replies_whose_pushes_came_before_the_send_answer(
             done = f'id="message-{reply.uuid}"'
             # Every push of the reply, to its last, reaches the page before the answer
             # that puts its placeholder there; then the slow network on top.
-            pump_until(page, lambda: any(done in f and 'data-status="complete"' in f for f in forwarded))
+            pump_until(
+                page, lambda done=done: any(done in f and 'data-status="complete"' in f for f in forwarded)
+            )
             page.wait_for_timeout(hold_seconds * 1000)
             route, answer = held.pop()
             route.fulfill(response=answer)
@@ -123,7 +125,8 @@ def test_it_completes_a_reply_whose_socket_was_cut_mid_stream(live_server_url, b
     assert cut["route"] is not None, "the socket was never cut mid-reply"
     assert routes[-1] is not cut["route"], "the page did not reconnect"
     stats = socket_stats(page)
-    assert stats["opens"] >= 2 and stats["errorCloses"] >= 1
+    assert stats["opens"] >= 2
+    assert stats["errorCloses"] >= 1
     assert page.evaluate("window.notReloaded") is True
     reply = conversation.messages.get(role=Message.Role.ASSISTANT)
     assert reply.status == Message.Status.COMPLETE

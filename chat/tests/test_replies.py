@@ -27,7 +27,11 @@ def _socket(client):
     return WebsocketCommunicator(
         application,
         "/ws/events/",
-        headers=[(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+        headers=[
+            (b"origin", b"http://testserver"),
+            (b"host", b"testserver"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+        ],
     )
 
 
