@@ -190,3 +190,38 @@ def test_two_tabs_of_one_thread_show_the_same_messages(live_server_url, browser_
     for page in (first, second):
         assert page.locator(".chat-message.role-user").count() == 2
         assert converge(page) == []
+
+
+def test_it_says_it_is_reconnecting_only_when_that_lasts(live_server_url, browser_page, make_user):
+    make_user("notice@example.com")
+    page = browser_page
+    connected: list = []
+    refused: list = []
+    state = {"refuse": False}
+
+    def route_socket(ws) -> None:
+        if state["refuse"]:
+            refused.append(ws)
+            ws.close(code=1011, reason="the server is away")
+            return
+        connected.append(ws)
+        ws.connect_to_server()
+
+    page.route_web_socket("**/ws/events/", route_socket)
+    log_in(page, live_server_url, "notice@example.com", PASSWORD, next_url="/videos/")
+    page.wait_for_load_state("load")
+    pump_until(page, lambda: socket_stats(page)["opens"] == 1)
+    notice = page.locator("#live-status")
+    expect(notice).to_be_hidden()
+
+    # The server goes away: the page keeps trying, with growing delays, and says so after a while.
+    state["refuse"] = True
+    connected[-1].close(code=1011, reason="the server went away")
+    expect(notice).to_be_visible(timeout=15_000)
+    assert 2 <= len(refused) < 10, f"{len(refused)} attempts before the notice: no backoff"
+
+    # It comes back: the page reconnects and the notice goes.
+    state["refuse"] = False
+    expect(notice).to_be_hidden(timeout=40_000)
+    assert socket_stats(page)["opens"] == 2
+    assert len(connected) == 2
