@@ -24,14 +24,13 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from rq import Retry, get_current_job
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from analysis import cache, gemini, live
 from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisError, analyze
 from analysis.analyzers.transcribe import MODEL_NAME, TranscriptionUnavailable, transcribe
 from analysis.files import delete_files
 from analysis.models import Analysis, TranscriptSegment, Video
+from core.queue import enqueue_once, fetch, why_not_alive
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,6 @@ HEARTBEAT_SECONDS = 5
 # Progress: the local analysis takes the first part of the bar, the transcript the rest.
 LOCAL_SHARE = 70
 TRANSCRIBE_STAGE = "Transcribing speech"
-PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
 UNEXPECTED = (
     "The analysis stopped on an unexpected error. Try “Re-analyse”; if it fails again, "
     "the file may use a format we cannot read."
@@ -65,50 +63,52 @@ def enqueue_analysis(video: Video, *, reanalysis: bool = False) -> None:
     transaction.on_commit(lambda: _enqueue(video, queue_name), robust=True)
 
 
-def _enqueue(video: Video, queue_name: str, *, replace_started: bool = False) -> bool:
-    queue = django_rq.get_queue(queue_name)
-    try:
-        status = Job.fetch(job_id(video), connection=queue.connection).get_status()
-    except NoSuchJobError:
-        status = None
-    if status in PENDING and not (replace_started and status == JobStatus.STARTED):
-        return False
-    queue.enqueue(
+def _enqueue(video: Video, queue_name: str, *, force: bool = False) -> bool:
+    return enqueue_once(
+        queue_name,
         analyze_video,
         video.pk,
         job_id=job_id(video),
+        force=force,
         retry=RETRY,
         job_timeout=settings.RQ_JOB_TIMEOUT,
         result_ttl=24 * 3600,
         failure_ttl=7 * 24 * 3600,
         description=f"analyse video {video.uuid}",
     )
-    return True
 
 
-def job_is_pending(video: Video) -> bool:
-    try:
-        job = Job.fetch(job_id(video), connection=django_rq.get_connection("default"))
-    except NoSuchJobError:
-        return False
-    return job.get_status() in PENDING
+def why_waiting(video: Video, *, stale_after: timedelta | None = None) -> str | None:
+    """Why an unfinished video's job will not run as things stand (None: it will, or does).
+
+    Decided from the row and from what Redis actually holds (core.queue).
+    """
+    stale_after = stale_after or timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
+    connection = django_rq.get_connection("default")
+    reason = why_not_alive(fetch(job_id(video), connection), connection)
+    if reason is None and video.is_stalled(stale_after):
+        reason = f"no sign of life from its analysis for over {int(stale_after.total_seconds())} s"
+    return reason
 
 
 def recover_lost(*, stale_after: timedelta | None = None) -> list[Video]:
-    """Queue again every unfinished video whose job is gone or whose worker died.
+    """Queue again every unfinished video whose job will not run: gone, swallowed, or its worker dead.
 
-    Safe at any time: a video whose job is still queued or running with a
-    recent heartbeat is left alone.
+    Safe at any time: a video whose job is queued, or running on a live worker
+    with a recent heartbeat, is left alone. The row goes back to `queued` first,
+    so the new run does not take the dead one for a live one.
     """
-    stale_after = stale_after or timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
     recovered = []
     for video in Video.objects.unfinished().order_by("created_at"):
-        if video.status == Video.Status.PROCESSING and video.is_stalled(stale_after):
-            lost = True
-        else:
-            lost = not job_is_pending(video)
-        if lost and _enqueue(video, "default", replace_started=True):
-            logger.warning("re-queued video %s (%s)", video.uuid, video.status)
+        reason = why_waiting(video, stale_after=stale_after)
+        if reason is None:
+            continue
+        queue_name = "default"
+        if video.status == Video.Status.PROCESSING:
+            video.mark_requeued(reason)
+            _finish(video)
+        if _enqueue(video, queue_name, force=True):
+            logger.warning("re-queued video %s: %s", video.uuid, reason)
             recovered.append(video)
     return recovered
 
@@ -236,7 +236,12 @@ def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: l
 
 
 def _finish(video: Video) -> None:
-    cache.bump(video.owner_id)
+    """Tell the lists and the pages. Best effort: the row is saved, and a Redis
+    that is away must not fail (or kill) the job that saved it."""
+    try:
+        cache.bump(video.owner_id)
+    except Exception:
+        logger.warning("could not refresh the cached lists of user %s", video.owner_id, exc_info=True)
     live.push_video(video)
 
 

@@ -148,6 +148,12 @@ class Video(models.Model):
         self.stage = "Retrying after an error"
         self._save_change(["status", "stage"])
 
+    def mark_requeued(self, reason: str) -> None:
+        """Back in the queue because the run that had it stopped (`reason` says how)."""
+        self.status = self.Status.QUEUED
+        self.stage = "Queued again: the worker running it stopped"[:80]
+        self._save_change(["status", "stage"])
+
     def mark_failed(self, reason: str) -> None:
         self.status = self.Status.FAILED
         self.stage = "Failed"

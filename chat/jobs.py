@@ -16,8 +16,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rq import Retry, get_current_job
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from analysis import gemini
 from analysis.models import Video
@@ -26,12 +24,12 @@ from chat.assistant import get_provider
 from chat.assistant.base import ProviderError, Turn, VideoFacts
 from chat.models import Conversation, Message
 from chat.streams import text_length
+from core.queue import enqueue_once, fetch, why_not_alive
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "high"
 RETRY = Retry(max=2, interval=[2, 10])
-PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
 HISTORY_LIMIT = 40
 TOUCH_SECONDS = 2.0
 UNEXPECTED = "The assistant stopped on an unexpected error. Press Retry to ask again."
@@ -43,33 +41,34 @@ def job_id(message: Message) -> str:
     return f"reply-{message.uuid.hex}"
 
 
-def enqueue_reply(message: Message, *, replace_started: bool = False) -> None:
+def enqueue_reply(message: Message) -> None:
     """Queue the reply once the current transaction commits."""
-    transaction.on_commit(lambda: _enqueue(message, replace_started=replace_started), robust=True)
+    transaction.on_commit(lambda: _enqueue(message), robust=True)
 
 
-def _job_status(message: Message) -> JobStatus | None:
-    try:
-        return Job.fetch(job_id(message), connection=django_rq.get_connection(QUEUE)).get_status()
-    except NoSuchJobError:
-        return None
-
-
-def _enqueue(message: Message, *, replace_started: bool = False) -> bool:
-    status = _job_status(message)
-    if status in PENDING and not (replace_started and status == JobStatus.STARTED):
-        return False
-    django_rq.get_queue(QUEUE).enqueue(
+def _enqueue(message: Message, *, force: bool = False) -> bool:
+    return enqueue_once(
+        QUEUE,
         write_reply,
         message.pk,
         job_id=job_id(message),
+        force=force,
         retry=RETRY,
         job_timeout=300,
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
         description=f"assistant reply {message.uuid}",
     )
-    return True
+
+
+def why_waiting(message: Message) -> str | None:
+    """Why an open reply's job will not run as things stand (None: it will, or does)."""
+    connection = django_rq.get_connection(QUEUE)
+    reason = why_not_alive(fetch(job_id(message), connection), connection)
+    stale_after = timedelta(seconds=settings.CHAT_STALE_SECONDS)
+    if reason is None and message.is_stalled(stale_after):
+        reason = f"no chunk written for over {int(stale_after.total_seconds())} s"
+    return reason
 
 
 def video_facts(video: Video) -> VideoFacts:
@@ -153,7 +152,12 @@ def write_reply(message_id: int) -> str:
 
 
 def _finish(message: Message, owner_id: int, outcome: str) -> str:
-    cache.bump(owner_id)
+    """Tell the pages. Best effort: the row is saved, and a Redis that is away must
+    not fail (or kill) the job that saved it."""
+    try:
+        cache.bump(owner_id)
+    except Exception:
+        logger.warning("could not refresh the cached chat pages of user %s", owner_id, exc_info=True)
     live.push_message(message)
     if not message.is_open:
         live.end_stream(message)
@@ -183,19 +187,22 @@ def on_analysis_finished(sender, video: Video, analysis=None, **kwargs) -> None:
 
 
 def recover_replies() -> int:
-    """Queue again replies whose job was lost; fail those cut off too often."""
-    stale_after = timedelta(seconds=settings.CHAT_STALE_SECONDS)
+    """Queue again open replies whose job will not run; fail those cut off too often."""
     count = 0
     for message in Message.objects.filter(status__in=[Message.Status.PENDING, Message.Status.STREAMING]):
-        if message.status == Message.Status.STREAMING and not message.is_stalled(stale_after):
-            continue
-        if message.status == Message.Status.PENDING and _job_status(message) in PENDING:
+        reason = why_waiting(message)
+        if reason is None:
             continue
         if message.attempts >= MAX_RECOVERIES:
             message.mark_failed(CUT_OFF)
             _finish(message, message.conversation.owner_id, "failed")
-        elif _enqueue(message, replace_started=True):
-            logger.warning("re-queued reply %s (%s)", message.uuid, message.status)
+        else:
+            if message.status == Message.Status.STREAMING:
+                # Back to pending first: the new run must not take the dead one for a live one.
+                message.mark_pending()
+                _finish(message, message.conversation.owner_id, "pending")
+            _enqueue(message, force=True)
+            logger.warning("re-queued reply %s: %s", message.uuid, reason)
         count += 1
     return count
 

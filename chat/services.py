@@ -78,6 +78,6 @@ def message_retry(*, message: Message) -> None:
         message.attempts = 0
         message.save(update_fields=["attempts"])
         message.mark_pending()
-        jobs.enqueue_reply(message, replace_started=True)
+        jobs.enqueue_reply(message)
     cache.bump(message.conversation.owner_id)
     live.push_message(message)

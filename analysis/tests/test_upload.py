@@ -516,7 +516,9 @@ def test_each_file_has_its_own_progress_bar_in_the_browser(
             "photo.mp4": 100,
             "dropped.avi": 100,
         }
-        assert page.evaluate("window.videosChanged") == 3
+        # Each accepted upload's answer tells the list (and the server's push, meant for
+        # other tabs, may tell it again once this page's socket is open).
+        assert 3 <= page.evaluate("window.videosChanged") <= 6
         assert page.locator(".upload-result.accepted").count() == 3
         refused = page.inner_text(".upload-result.refused")
         assert "photo.mp4" in refused

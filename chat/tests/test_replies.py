@@ -12,10 +12,12 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.utils import timezone
+from rq.job import Job, JobStatus
 
 from analysis.models import Video
 from chat import jobs, services
 from chat.models import Message
+from core.queue import keep_alive
 
 pytestmark = pytest.mark.django_db
 
@@ -159,17 +161,46 @@ def test_a_reply_cut_off_by_a_dead_worker_is_requeued_then_failed(conversation, 
     assert jobs.recover_replies() == 1
     assert django_rq.get_queue("high").job_ids == [jobs.job_id(reply)]
     reply.refresh_from_db()
-    assert reply.status == Message.Status.STREAMING  # the new job will take it over
+    assert reply.status == Message.Status.PENDING  # back to pending: the new job takes it over
 
-    Message.objects.filter(pk=reply.pk).update(attempts=jobs.MAX_RECOVERIES, updated_at=stale)
+    # Cut off again, as often as it may be: it fails with a reason.
+    Message.objects.filter(pk=reply.pk).update(
+        status=Message.Status.STREAMING, attempts=jobs.MAX_RECOVERIES, updated_at=stale
+    )
     jobs.recover_replies()
     reply.refresh_from_db()
     assert reply.status == Message.Status.FAILED
     assert "cut off" in reply.failure_reason
 
 
+def _started_by(reply: Message, worker_name: str) -> None:
+    """The reply's job, as a worker that has started it leaves it in Redis."""
+    connection = django_rq.get_connection("high")
+    job = django_rq.get_queue("high").enqueue(jobs.write_reply, reply.pk, job_id=jobs.job_id(reply))
+    django_rq.get_queue("high").remove(job)
+    job.worker_name = worker_name
+    job.set_status(JobStatus.STARTED)
+    job.save()
+    assert Job.fetch(job.id, connection=connection).get_status() == JobStatus.STARTED
+
+
 def test_recovery_leaves_live_replies_alone(conversation, analysed_video):
     _, reply = services.message_send(conversation=conversation, text="hi", videos=[analysed_video])
     Message.objects.filter(pk=reply.pk).update(status=Message.Status.STREAMING, updated_at=timezone.now())
+    _started_by(reply, "busy-worker")
+    keep_alive(django_rq.get_connection("high"), "busy-worker")
     assert jobs.recover_replies() == 0
     assert jobs.write_reply(reply.pk) == "running elsewhere"
+
+
+def test_a_reply_whose_worker_died_is_requeued_at_once(conversation, analysed_video):
+    _, reply = services.message_send(conversation=conversation, text="hi", videos=[analysed_video])
+    # Streaming a moment ago, so not stalled by the clock; but its worker was SIGKILLed.
+    Message.objects.filter(pk=reply.pk).update(status=Message.Status.STREAMING, updated_at=timezone.now())
+    _started_by(reply, "killed-worker")
+    assert jobs.why_waiting(reply) == "the worker running it (killed-worker) is gone"
+    assert jobs.recover_replies() == 1
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.PENDING
+    assert django_rq.get_queue("high").job_ids == [jobs.job_id(reply)]
+    assert jobs.write_reply(reply.pk) == "complete"

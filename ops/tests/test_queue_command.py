@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from analysis import jobs
 from analysis.models import Video
 
 pytestmark = pytest.mark.django_db
@@ -23,18 +24,19 @@ def test_status_shows_every_queue_and_the_unfinished_videos(owner, clips, make_v
         status=Video.Status.PROCESSING,
         heartbeat_at=timezone.now() - timedelta(hours=1),
     )
+    jobs._enqueue(stalled, "default")  # its job is in the queue, but the run it had went quiet
     lost = make_video(owner, clips["other"].path)
     output = _run("status")
     for name in ("high", "default", "low"):
         assert f"\n{name} " in output
     assert "unfinished videos: 2" in output
     assert f"{stalled.uuid} processing" in output
-    assert "stalled" in output
+    assert "no sign of life from its analysis" in output
     assert f"{lost.uuid} queued" in output
-    assert "lost: not in the queue" in output
+    assert "the queue has no record of its job: recovery" in output
 
 
 def test_recover_reports_what_it_requeued(owner, clips, make_video):
     make_video(owner, clips["short"].path)
-    assert _run("recover").strip() == "re-queued 1 video(s)"
-    assert _run("recover").strip() == "re-queued 0 video(s)"
+    assert _run("recover").strip() == "re-queued 1 video(s) and 0 replies"
+    assert _run("recover").strip() == "re-queued 0 video(s) and 0 replies"
