@@ -94,22 +94,35 @@ class Child:
 
 
 class Command(Child):
-    """A child that is a command line: Daphne, the queue worker."""
+    """A child that is a command line: Daphne, the queue worker.
+
+    Each runs in its own process group, so what it forked goes with it (the
+    worker's scheduler is a process of its own and outlives a killed worker),
+    and a terminal's Ctrl-C reaches it only as our one SIGTERM: a second
+    signal would make the worker abandon the job it is finishing.
+    """
 
     def __init__(self, name: str, argv: Sequence[str], *, clock: Clock = time.monotonic) -> None:
         super().__init__(name, clock=clock)
         self.argv = list(argv)
         self.process: subprocess.Popen | None = None
 
+    def poll(self) -> bool:
+        exited = super().poll()
+        if exited:
+            self.signal_group(signal.SIGTERM)  # what it left running
+        return exited
+
+    def signal_group(self, signum: int) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
     def _launch(self) -> None:
-        self.process = subprocess.Popen(self.argv)
+        self.process = subprocess.Popen(self.argv, process_group=0)
 
     def _exit_code(self) -> int | None:
         return self.process.poll()
-
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
 
 
 class EmbeddedValkey(Child):
@@ -133,18 +146,20 @@ class EmbeddedValkey(Child):
 
 
 def stop_all(commands: Sequence[Command], *, timeout: float = 10) -> None:
-    """SIGTERM every command, then SIGKILL those still running after timeout (a worker finishing a job)."""
-    for command in commands:
-        command.terminate()
+    """SIGTERM every command, then SIGKILL what is still running after timeout (a worker finishing a job)."""
+    # One waiting to start again was already dealt with when its exit was noticed.
+    running = [
+        command for command in commands if command.process is not None and command.process.poll() is None
+    ]
+    for command in running:
+        command.signal_group(signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    for command in commands:
-        if command.process is None:
-            continue
-        try:
+    for command in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             command.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            command.process.kill()
-            command.process.wait()
+        # Past the deadline, or its leader gone: nothing of the group stays behind.
+        command.signal_group(signal.SIGKILL)
+        command.process.wait()
 
 
 def _manage(*args: str) -> list[str]:

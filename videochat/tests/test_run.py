@@ -27,6 +27,25 @@ STUBBORN = [
     "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)",
 ]
 
+# Leaves a process behind (as the worker leaves its scheduler) and exits; the process
+# creates "ready" once it listens for SIGTERM and "terminated" when it gets it.
+LEAVES_ONE_BEHIND = """
+import pathlib, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[1]])
+while not (pathlib.Path(sys.argv[1]) / "ready").exists():
+    time.sleep(0.01)
+"""
+LEFT_BEHIND = """
+import pathlib, signal, sys, time
+folder = pathlib.Path(sys.argv[1])
+def stop(*args):
+    (folder / "terminated").touch()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+(folder / "ready").touch()
+time.sleep(60)
+"""
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -163,6 +182,21 @@ def test_it_logs_the_signal_that_killed_a_child(clock, started, capsys):
         capsys.readouterr().err
         == "make run: worker exited with signal SIGKILL after 0 s; starting it again in 1 s\n"
     )
+
+
+def test_it_terminates_what_an_exited_child_left_behind(tmp_path, clock, started):
+    worker = Command(
+        "worker", [sys.executable, "-c", LEAVES_ONE_BEHIND, str(tmp_path), LEFT_BEHIND], clock=clock
+    )
+    started.append(worker)
+    worker.start()
+    worker.process.wait(timeout=30)
+    assert (tmp_path / "ready").exists()
+    assert not (tmp_path / "terminated").exists()
+
+    assert worker.poll()
+
+    _until((tmp_path / "terminated").exists)
 
 
 def test_stopping_terminates_every_child(started):
