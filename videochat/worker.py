@@ -13,7 +13,7 @@ Redis is transport):
 - **Liveness.** A thread renews a short-lived Redis key for this worker every
   few seconds (core.queue.keep_alive). A job started by a worker whose key is
   gone is lost, whatever its record in Redis says.
-- **Maintenance every MAINTENANCE_SECONDS, busy or idle.** The same thread
+- **Maintenance every QUEUE_MAINTENANCE_SECONDS (30), busy or idle.** The same thread
   sends `worker_maintenance` (each app re-queues what will not run) — RQ's own
   maintenance runs only between jobs, and an idle worker blocks on the queue
   for minutes. One worker in the fleet does it per period (a Redis lock).
@@ -34,6 +34,7 @@ import threading
 import time
 
 import redis
+from django.conf import settings
 from django.db import close_old_connections
 from django.dispatch import Signal
 from rq.scheduler import RQScheduler
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 # Sent with no arguments; receivers re-enqueue what they find lost.
 worker_maintenance = Signal()
 
-MAINTENANCE_SECONDS = 30
 MAINTENANCE_LOCK = "vc:maintenance-lock"
 RECONNECT_MAX_SECONDS = 30
 
@@ -85,7 +85,7 @@ class ThreadScheduler(RQScheduler):
 
 class Worker(SimpleWorker):
     def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        kwargs.setdefault("maintenance_interval", settings.QUEUE_MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
         self._with_scheduler = False
         self._keeper: threading.Thread | None = None
@@ -108,16 +108,24 @@ class Worker(SimpleWorker):
         try:
             while True:
                 # The scheduler is ours to start (a thread, by the keeper), not RQ's (a fork).
-                worked = super().work(burst, *args, with_scheduler=False, **kwargs) or worked
-                if burst or self._stop_requested:
+                try:
+                    worked = super().work(burst, *args, with_scheduler=False, **kwargs) or worked
+                except redis.exceptions.RedisError:
+                    # RQ's own clean-up (registering the worker's death) needs Redis too.
+                    logger.warning("worker %s could not sign off from Redis", self.name, exc_info=True)
+                if burst or self._asked_to_stop():
                     return worked
                 logger.error("worker %s left its loop on an error; waiting for Redis", self.name)
                 delay = self._wait_for_redis(delay)
         finally:
             self._stop_keeper()
 
+    def _asked_to_stop(self) -> bool:
+        # Idle, RQ ends its loop on SIGTERM without setting _stop_requested; the date says it.
+        return self._stop_requested or self._shutdown_requested_date is not None
+
     def _wait_for_redis(self, delay: float) -> float:
-        while not self._stop_requested:
+        while not self._asked_to_stop():
             try:
                 self.connection.ping()
                 # RQ refuses to register a name whose key has no death mark; ours died with the loop.
@@ -167,7 +175,7 @@ class Worker(SimpleWorker):
                 if time.monotonic() >= next_maintenance:
                     self.ensure_scheduler()
                     self.maintain()
-                    next_maintenance = time.monotonic() + MAINTENANCE_SECONDS
+                    next_maintenance = time.monotonic() + settings.QUEUE_MAINTENANCE_SECONDS
             except Exception:
                 logger.warning("worker upkeep failed; trying again shortly", exc_info=True)
             finally:
@@ -179,7 +187,8 @@ class Worker(SimpleWorker):
 
     def maintain(self, *, force: bool = False) -> bool:
         """Recover lost work, unless another worker did in this period. True if this one did."""
-        took = self.connection.set(MAINTENANCE_LOCK, self.name, nx=True, ex=MAINTENANCE_SECONDS - 5)
+        period = settings.QUEUE_MAINTENANCE_SECONDS
+        took = self.connection.set(MAINTENANCE_LOCK, self.name, nx=True, ex=max(1, period - 1))
         if not (took or force):
             return False
         try:
