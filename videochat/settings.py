@@ -198,6 +198,8 @@ CHANNEL_LAYERS = {
 }
 
 RQ_JOB_TIMEOUT = env_int("RQ_JOB_TIMEOUT", 60 * 60, minimum=10)
+# How often one of the workers looks for lost or stalled work, busy or idle (videochat/worker.py).
+QUEUE_MAINTENANCE_SECONDS = env_int("QUEUE_MAINTENANCE_SECONDS", 30, minimum=2)
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT} for name in ("high", "default", "low")
 }
