@@ -74,9 +74,13 @@ INSTALLED_APPS = [
     "ops",
 ]
 
+# OutageMiddleware answers 503 when Redis or the database is down. It sits outside
+# everything that touches them (sessions, auth, the views) and inside the two that
+# do not, so its answers get the security headers (videochat/outages.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "videochat.outages.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +90,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+# Seconds an outage's 503 asks clients to wait before trying again (its Retry-After).
+OUTAGE_RETRY_AFTER = env_int("OUTAGE_RETRY_AFTER", 30, minimum=1)
 
 ROOT_URLCONF = "videochat.urls"
 WSGI_APPLICATION = "videochat.wsgi.application"
