@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.forms import DeleteAccountForm, LoginForm, PasswordChangeForm, SignupForm
+from videochat import outages
 from videochat.ratelimits import limit_exceeded, too_many_requests
 
 
@@ -34,6 +35,9 @@ def _next_url(request: HttpRequest) -> str:
     return redirect("home").url
 
 
+# Signing up and logging in need Redis to count attempts and hold the session: while
+# it is down the form is not offered and a POST is not processed, a 503 (outages.py).
+@outages.needs(outages.REDIS, action="Signing up")
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -52,6 +56,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return _form_page(request, "accounts/signup.html", {"form": form})
 
 
+@outages.needs(outages.REDIS, action="Logging in")
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     next_url = _next_url(request)

@@ -2,7 +2,10 @@
 
 Views call `limit_exceeded(...)` for each limit that applies to them and, when
 one is hit, return `too_many_requests(...)`: a 429 page (or an htmx fragment)
-that says what happened and when to try again.
+that says what happened and when to try again. When the limit cannot be
+counted because Redis is down, `limit_exceeded` raises `PartDown` and the
+outage middleware answers 503: the request is neither let through unlimited
+nor blamed on the user with a 429.
 """
 
 from __future__ import annotations
@@ -13,13 +16,29 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
+from videochat.outages import REDIS, PartDown, part_down
+
 KeyFn = Callable[[str, HttpRequest], str]
 
 
 def limit_exceeded(request: HttpRequest, *, group: str, key: str | KeyFn, rate: str) -> int | None:
-    """Count this request against a limit; the seconds to wait if it is over, else None."""
-    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
-    if usage is None or not usage["should_limit"]:
+    """Count this request against a limit; the seconds to wait if it is over, else None.
+
+    Raises PartDown("redis") when Redis cannot keep the count.
+    """
+    try:
+        usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+    except Exception as exc:
+        if part_down(exc) != REDIS:
+            raise
+        raise PartDown(REDIS, f"the rate limiter {group!r}: {exc}") from exc
+    if usage is None:  # not limited at all (RATELIMIT_ENABLE off)
+        return None
+    if usage["count"] == 0:
+        # Counting this request makes the count at least 1; 0 is django-ratelimit's
+        # "the cache kept no count" (as when django-redis is told to ignore errors).
+        raise PartDown(REDIS, f"the rate limiter {group!r} could not count")
+    if not usage["should_limit"]:
         return None
     return max(1, int(usage["time_left"]))
 
