@@ -245,6 +245,14 @@ def _finish(video: Video) -> None:
     live.push_video(video)
 
 
+def _announce(video: Video, analysis: Analysis | None) -> None:
+    """Tell the listeners (chat's follow-up summaries). Their failure is theirs: the
+    outcome is saved, and the job must not fail (or be run again) because of it."""
+    for receiver, result in analysis_finished.send_robust(sender=Video, video=video, analysis=analysis):
+        if isinstance(result, Exception):
+            logger.error("after video %s: %s failed: %s", video.uuid, receiver, result, exc_info=result)
+
+
 def analyze_video(video_id: int) -> str:
     """The queue job: analyse one video and record the outcome on its row."""
     video = Video.objects.select_related("owner").filter(pk=video_id).first()
@@ -259,7 +267,7 @@ def analyze_video(video_id: int) -> str:
     if video.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
         video.mark_failed("The analysis stopped several times before it could finish, so we gave up on it.")
         _finish(video)
-        analysis_finished.send(sender=Video, video=video, analysis=None)
+        _announce(video, None)
         return "gave up"
     video.mark_processing()
     _finish(video)
@@ -307,10 +315,10 @@ def analyze_video(video_id: int) -> str:
         # The file itself is the problem: trying again will not help.
         video.mark_failed(exc.reason)
         _finish(video)
-        analysis_finished.send(sender=Video, video=video, analysis=None)
+        _announce(video, None)
         return "failed"
     _finish(video)
-    analysis_finished.send(sender=Video, video=video, analysis=analysis)
+    _announce(video, analysis)
     return "done"
 
 
@@ -323,4 +331,4 @@ def _unexpected_failure(video: Video) -> None:
     else:
         video.mark_failed(UNEXPECTED)
         _finish(video)
-        analysis_finished.send(sender=Video, video=video, analysis=None)
+        _announce(video, None)
