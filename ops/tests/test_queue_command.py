@@ -40,3 +40,19 @@ def test_recover_reports_what_it_requeued(owner, clips, make_video):
     make_video(owner, clips["short"].path)
     assert _run("recover").strip() == "re-queued 1 video(s) and 0 replies"
     assert _run("recover").strip() == "re-queued 0 video(s) and 0 replies"
+
+
+def test_status_lists_live_workers_only(owner):
+    import django_rq
+    from rq import Worker
+
+    from core.queue import keep_alive
+
+    connection = django_rq.get_connection("default")
+    for name in ("alive-one", "killed-one"):
+        Worker([django_rq.get_queue("default")], connection=connection, name=name).register_birth()
+    keep_alive(connection, "alive-one")
+    output = _run("status")
+    assert "live workers: 1" in output
+    assert "alive-one" in output
+    assert "killed-one" not in output
