@@ -11,12 +11,10 @@ How the middleware sees an outage, and why in three places:
 - `process_exception`: the view (and the templates it renders) raised. That is
   where SessionMiddleware and AuthenticationMiddleware actually touch Redis and
   the database: the session and `request.user` are lazy, read on first use.
-- `process_view`: before the view, a request that carries a session cookie
-  checks that its session can be read. Django's cache session backend reads an
-  unreachable cache as an empty session: the user would be served as logged
-  out and SessionMiddleware would delete their cookie. Views marked with
-  `needs(...)` also check their parts here, so a form that cannot work says so
-  before anyone fills it in.
+- `process_view`: views marked with `needs(...)` check their parts before
+  they run, so a form that cannot work says so before anyone fills it in.
+  (Reading a session from an unreachable Redis raises, rather than reading as
+  an empty session and logging the user out: videochat/sessions.py.)
 - `__call__`, after the inner middleware: Django turns an exception raised in
   any middleware into a 500 response before the middleware around it sees it,
   so wrapping `get_response` in a try catches nothing from, say,
@@ -185,7 +183,6 @@ class OutageMiddleware:
         if getattr(view_func, "outage_exempt", False):
             return None
         try:
-            _check_session(request)
             for part in getattr(view_func, "outage_needs", ()):
                 _CHECKS[part]()
         except Exception as exc:
@@ -198,14 +195,6 @@ class OutageMiddleware:
         if part_down(exception) is None or _view_flag(request, "outage_exempt"):
             return None
         return unavailable(request, exception)
-
-
-def _check_session(request: HttpRequest) -> None:
-    """Raise if the request's session cannot be read (see the module docstring)."""
-    session = getattr(request, "session", None)
-    key = getattr(session, "session_key", None)
-    if key:
-        session.exists(key)  # whether it exists does not matter here, only that the store answered
 
 
 def _deletes_session_cookie(request: HttpRequest, response: HttpResponse) -> bool:

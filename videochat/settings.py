@@ -168,7 +168,8 @@ CACHES = {
     }
 }
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+# The cache store, except that a Redis that cannot be reached is a 503, not a logout.
+SESSION_ENGINE = "videochat.sessions"
 SESSION_CACHE_ALIAS = "default"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 14, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
