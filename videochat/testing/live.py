@@ -53,7 +53,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
