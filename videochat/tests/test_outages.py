@@ -296,7 +296,7 @@ def _daphne(**env_overrides: str):
         _stop(process)
 
 
-def _wait_for_an_answer(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_for_an_answer(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
