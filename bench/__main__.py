@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("bench_analysis", "bench_upload", "bench_chat", "bench_transcribe")
+BENCHMARKS = ("bench_analysis", "bench_upload", "bench_chat", "bench_transcribe", "bench_live")
 FIGURE = re.compile(r"^[a-z0-9_]+: \S+$")
 
 

@@ -1075,6 +1075,31 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def server_env(workdir: Path, redis_location: str) -> dict[str, str]:
+    """The environment of every process a bench starts: a throwaway SQLite database
+    and media folder in `workdir`, the given Redis, the local assistant, raised chat limits."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "videochat.settings",
+            "DEBUG": "true",  # plain HTTP on 127.0.0.1, static files without collectstatic
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "REDIS_URL": redis_location,
+            "MEDIA_ROOT": str(workdir / "media"),
+            "RATELIMIT_CHAT_USER": "100000/m",
+            "ASSISTANT_PROVIDER": "local",
+            "CHAT_READ_CACHE": "true",
+            "TMPDIR": str(workdir),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("GEMINI_API_KEY", None)
+    return env
+
+
 def run(args, workdir: Path, procs: Processes) -> dict[str, float]:
     import redis
 
@@ -1082,25 +1107,7 @@ def run(args, workdir: Path, procs: Processes) -> dict[str, float]:
     figures: dict[str, float] = {}
     with redis_url(workdir) as redis_location:
         try:
-            env = dict(os.environ)
-            env.update(
-                {
-                    "DJANGO_SETTINGS_MODULE": "videochat.settings",
-                    "DEBUG": "true",  # plain HTTP on 127.0.0.1, static files without collectstatic
-                    "SECRET_KEY": secrets.token_urlsafe(50),
-                    "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                    "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-                    "REDIS_URL": redis_location,
-                    "MEDIA_ROOT": str(workdir / "media"),
-                    "RATELIMIT_CHAT_USER": "100000/m",
-                    "ASSISTANT_PROVIDER": "local",
-                    "CHAT_READ_CACHE": "true",
-                    "TMPDIR": str(workdir),
-                    "LOG_LEVEL": "WARNING",
-                    "PYTHONUNBUFFERED": "1",
-                }
-            )
-            env.pop("GEMINI_API_KEY", None)
+            env = server_env(workdir, redis_location)
             subprocess.run(manage("migrate", "--noinput", "-v", "0"), cwd=BASE_DIR, env=env, check=True)
             seeded = run_django(env, f"from bench.bench_chat import seed; seed({password!r})")
             ids = json.loads(seeded.split("BENCH-IDS ", 1)[1].splitlines()[0])
