@@ -12,16 +12,14 @@ from playwright.sync_api import expect
 
 from analysis.models import Video
 from conftest import PASSWORD
-from videochat.testing.browser import converge, log_in, pump_until, socket_stats
+from videochat.testing.browser import converge, log_in, open_window, pump_until, socket_stats
 from videochat.testing.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _open(context, url: str):
-    page = context.new_page()
-    page.goto(url)
-    page.wait_for_load_state("load")
+def _open(opener, url: str):
+    page = open_window(opener, url)
     # Listening before the other tab acts: a push sent earlier is no test of pushes.
     pump_until(page, lambda: socket_stats(page)["opens"] >= 1)
     page.evaluate("window.notReloaded = true")
@@ -34,11 +32,10 @@ def test_lists_show_what_another_tab_uploads_starts_and_deletes(
     make_user("lists@example.com")
     other_tab = browser_page
     log_in(other_tab, live_server_url, "lists@example.com", PASSWORD, next_url="/videos/")
-    context = other_tab.context
-    videos = _open(context, f"{live_server_url}/videos/")
-    home = _open(context, f"{live_server_url}/")
-    chats = _open(context, f"{live_server_url}/chat/")
-    search = _open(context, f"{live_server_url}/videos/?q=short")
+    videos = _open(other_tab, f"{live_server_url}/videos/")
+    home = _open(other_tab, f"{live_server_url}/")
+    chats = _open(other_tab, f"{live_server_url}/chat/")
+    search = _open(other_tab, f"{live_server_url}/videos/?q=short")
     expect(search.locator("#search-results")).to_contain_text("Nothing in your videos matches")
 
     # Another tab uploads a video: it appears in the list and on the home page, and
@@ -57,7 +54,9 @@ def test_lists_show_what_another_tab_uploads_starts_and_deletes(
     other_tab.click("#new-conversation")
     other_tab.wait_for_selector("#composer")
     for page in (chats, home):
-        expect(page.locator("#conversation-list li, #home-conversation-list li")).to_have_count(1)
+        expect(page.locator("#conversation-list li, #home-conversation-list li")).to_have_count(
+            1, timeout=30_000
+        )
 
     # Another tab deletes the video: it goes from the list and the home page.
     other_tab.goto(f"{live_server_url}{video.get_absolute_url()}")
@@ -65,7 +64,7 @@ def test_lists_show_what_another_tab_uploads_starts_and_deletes(
     other_tab.click("button:has-text('Delete')")
     other_tab.wait_for_url(f"{live_server_url}/videos/")
     for page in (videos, home):
-        expect(page.locator(".video-name", has_text="short.mp4")).to_have_count(0)
+        expect(page.locator(".video-name", has_text="short.mp4")).to_have_count(0, timeout=30_000)
 
     for page in (videos, home, chats, search):
         assert page.evaluate("window.notReloaded") is True

@@ -7,6 +7,7 @@ while the socket reconnects; the page must still end as a reload shows it
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from playwright.sync_api import expect
 from chat import jobs
 from chat.models import Conversation, Message
 from conftest import PASSWORD
-from videochat.testing.browser import converge, hold_answers, log_in, pump_until, socket_stats
+from videochat.testing.browser import converge, hold_answers, log_in, open_window, pump_until, socket_stats
 from videochat.testing.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -175,9 +176,7 @@ def test_two_tabs_of_one_thread_show_the_same_messages(live_server_url, browser_
     make_user("tabs@example.com")
     first = browser_page
     _open_thread(first, live_server_url, "tabs@example.com")
-    second = first.context.new_page()
-    second.goto(first.url)
-    second.wait_for_load_state("load")
+    second = open_window(first, first.url)
     _wait_for_rows(lambda: socket_stats(second)["opens"] >= 1)
 
     with rq_worker("high"):
@@ -225,3 +224,44 @@ def test_it_says_it_is_reconnecting_only_when_that_lasts(live_server_url, browse
     expect(notice).to_be_hidden(timeout=40_000)
     assert socket_stats(page)["opens"] == 2
     assert len(connected) == 2
+
+
+def test_the_thread_s_videos_follow_messages_added_while_a_re_read_is_held(
+    live_server_url, browser_page, make_user
+):
+    from analysis.models import Video
+    from chat import services
+
+    user = make_user("aside@example.com")
+    videos = [
+        Video.objects.create(
+            owner=user,
+            original_name=f"{name}.mp4",
+            file=f"videos/{name}/source.mp4",
+            size=1000,
+            sha256=name[0] * 64,
+            container="mp4",
+            status=Video.Status.DONE,
+        )
+        for name in ("alpha", "bravo")
+    ]
+    conversation = Conversation.objects.create(owner=user, title="Two videos")
+    page = browser_page
+    log_in(page, live_server_url, "aside@example.com", PASSWORD, next_url=conversation.get_absolute_url())
+    page.wait_for_load_state("load")
+    pump_until(page, lambda: socket_stats(page)["opens"] >= 1)
+    held = hold_answers(page, re.compile(r"part=attachments"))
+
+    # Another device asks about the first video: the page reads its videos again, slowly...
+    services.message_send(conversation=conversation, text="About alpha", videos=[videos[0]])
+    pump_until(page, lambda: held)
+    # ...and asks about the second before that answer is in.
+    services.message_send(conversation=conversation, text="About bravo", videos=[videos[1]])
+    expect(page.locator(".chat-message.role-user")).to_have_count(2)
+    while page.locator("#chat-videos figure").count() != 2:
+        pump_until(page, lambda: held or page.locator("#chat-videos figure").count() == 2)
+        if held:
+            route, answer = held.pop()
+            route.fulfill(response=answer)
+    assert page.locator("#chat-videos").inner_text().count(".mp4") == 2
+    assert converge(page) == []

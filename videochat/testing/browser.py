@@ -106,3 +106,17 @@ def pump_until(page, condition, *, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {timeout}s: {condition}")
         page.wait_for_timeout(50)
+
+
+def open_window(page, url: str):
+    """Open `url` in a window of its own (same browser context), loaded.
+
+    Not a second tab: Chromium runs a tab that is not the front one of its
+    window at a lower CPU priority, and on a busy machine such a page falls far
+    behind its socket. Pages a test watches for a while each get a window.
+    """
+    with page.context.expect_page() as opened:
+        page.evaluate("(url) => { window.open(url, '_blank', 'popup,noopener'); }", url)
+    window = opened.value
+    window.wait_for_load_state("load")
+    return window

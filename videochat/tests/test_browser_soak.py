@@ -18,7 +18,15 @@ from analysis.models import Video
 from analysis.tests.clips import make_clip
 from chat.models import Conversation, Message
 from conftest import PASSWORD
-from videochat.testing.browser import converge, live_state, log_in, pump_until, reload_state, socket_stats
+from videochat.testing.browser import (
+    converge,
+    live_state,
+    log_in,
+    open_window,
+    pump_until,
+    reload_state,
+    socket_stats,
+)
 from videochat.testing.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -28,10 +36,8 @@ SEND_EVERY_SECONDS = 4  # the pace of the other tab's questions
 VIDEO_EVERY = 4  # every 4th question attaches a new upload
 
 
-def _open(context, url: str):
-    page = context.new_page()
-    page.goto(url)
-    page.wait_for_load_state("load")
+def _open(opener, url: str):
+    page = open_window(opener, url)
     pump_until(page, lambda: socket_stats(page)["opens"] >= 1)
     page.evaluate("window.notReloaded = true")
     return page
@@ -58,8 +64,8 @@ def test_pages_open_for_minutes_show_every_update(live_server_url, browser_page,
     driver.wait_for_selector("#composer")
     driver.wait_for_load_state("load")
     conversation = Conversation.objects.get(owner__email="soak@example.com")
-    thread = _open(driver.context, driver.url)
-    videos = _open(driver.context, f"{live_server_url}/videos/")
+    thread = _open(driver, driver.url)
+    videos = _open(driver, f"{live_server_url}/videos/")
 
     sent = uploads = 0
     with rq_worker("high", "default"):
