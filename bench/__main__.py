@@ -12,7 +12,14 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("bench_analysis", "bench_upload", "bench_chat", "bench_transcribe", "bench_live")
+BENCHMARKS = (
+    "bench_analysis",
+    "bench_upload",
+    "bench_chat",
+    "bench_transcribe",
+    "bench_live",
+    "bench_faults",
+)
 FIGURE = re.compile(r"^[a-z0-9_]+: \S+$")
 
 
