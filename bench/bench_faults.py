@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=210, help="seconds of load, faults spread over them")
     parser.add_argument("--users", type=int, default=4)
     parser.add_argument(
-        "--long-clip", type=float, default=300, help="seconds of the clip analysed while Redis is killed"
+        "--long-clip", type=float, default=600, help="seconds of the clip analysed while Redis is killed"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs) afterwards")
     args = parser.parse_args(argv)

@@ -368,7 +368,7 @@ class Supervisor:
             child.killed = True
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30  # a worker finishes the job it holds
         for child in running:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -888,6 +888,16 @@ class _Run:
             DATABASE_CUT: self.cut_database,
         }[kind]()
 
+    def in_flight(self) -> bool:
+        """Whether a queue holds a job or a worker runs one (Redis away: assume so)."""
+        try:
+            if any(self.redis.llen(f"rq:queue:{name}") for name in ("high", "default", "low")):
+                return True
+            states = [self.redis.hget(f"rq:worker:{w.name}", "state") for w in self.supervisor.workers()]
+        except redis.RedisError:
+            return True
+        return b"busy" in states
+
     def wait_for_workers(self, timeout: float = 90) -> None:
         """Until every process is up (a replaced worker takes a while to start): a fault meets make run's set."""
         deadline = time.monotonic() + timeout
@@ -1030,12 +1040,15 @@ def run_faults(
         say("load stopped; waiting for every job to finish")
 
         deadline = time.monotonic() + drain_seconds
-        while watcher.unfinished():
+        while watcher.unfinished() or run.in_flight():
             if time.monotonic() > deadline:
                 break
             run.wait(time.monotonic() + POLL_SECONDS)
         else:
             result.drained = True
+        # A second run of a job whose row is already done would still add its result: the
+        # workers finish what they hold (a warm shutdown) before anything is counted.
+        supervisor.stop_all()
         watcher.poll()
         result.unexpected_exits = supervisor.unexpected_exits
         result.exits = supervisor.exits
