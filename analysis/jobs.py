@@ -81,11 +81,17 @@ def _enqueue(video: Video, queue_name: str, *, force: bool = False) -> bool:
 def why_waiting(video: Video, *, stale_after: timedelta | None = None) -> str | None:
     """Why an unfinished video's job will not run as things stand (None: it will, or does).
 
-    Decided from the row and from what Redis actually holds (core.queue).
+    Decided from the row and from what Redis actually holds (core.queue). A run
+    whose heartbeat in the row is fresh is alive, whatever Redis says: a Redis
+    restarted empty has no record of any job, running or not.
     """
     stale_after = stale_after or timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
     connection = django_rq.get_connection("default")
-    reason = why_not_alive(fetch(job_id(video), connection), connection)
+    job = fetch(job_id(video), connection)
+    reason = why_not_alive(job, connection)
+    running = video.status == Video.Status.PROCESSING and not video.is_stalled(stale_after)
+    if reason is not None and running and job is None:
+        return None
     if reason is None and video.is_stalled(stale_after):
         reason = f"no sign of life from its analysis for over {int(stale_after.total_seconds())} s"
     return reason
@@ -245,6 +251,10 @@ def _finish(video: Video) -> None:
     live.push_video(video)
 
 
+class _Superseded(Exception):
+    """Another run of the same video started after this one: this one's result is dropped."""
+
+
 def _announce(video: Video, analysis: Analysis | None) -> None:
     """Tell the listeners (chat's follow-up summaries). Their failure is theirs: the
     outcome is saved, and the job must not fail (or be run again) because of it."""
@@ -300,10 +310,18 @@ def analyze_video(video_id: int) -> str:
                 else None
             )
             with transaction.atomic():
+                # Only the newest run may write its result: if recovery gave the video to
+                # another run meanwhile (it took this one for dead), that one's stands.
+                current = Video.objects.select_for_update().filter(pk=video.pk).values("attempts").first()
+                if current is None or current["attempts"] != video.attempts:
+                    raise _Superseded
                 analysis = _store(video, result, Path(out), local_seconds, saved)
                 if asked is not None:
                     asked.save(video=video)
                 video.mark_done()
+    except _Superseded:
+        delete_files(saved)
+        return "superseded by a later run"
     except Exception as exc:
         if not Video.objects.filter(pk=video.pk).exists():
             # Deleted while it was being analysed: drop what this run wrote, and stop.

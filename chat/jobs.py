@@ -64,8 +64,12 @@ def _enqueue(message: Message, *, force: bool = False) -> bool:
 def why_waiting(message: Message) -> str | None:
     """Why an open reply's job will not run as things stand (None: it will, or does)."""
     connection = django_rq.get_connection(QUEUE)
-    reason = why_not_alive(fetch(job_id(message), connection), connection)
+    job = fetch(job_id(message), connection)
+    reason = why_not_alive(job, connection)
     stale_after = timedelta(seconds=settings.CHAT_STALE_SECONDS)
+    writing = message.status == Message.Status.STREAMING and not message.is_stalled(stale_after)
+    if reason is not None and writing and job is None:
+        return None  # chunks are being written now; a Redis restarted empty remembers no job
     if reason is None and message.is_stalled(stale_after):
         reason = f"no chunk written for over {int(stale_after.total_seconds())} s"
     return reason
@@ -134,6 +138,11 @@ def write_reply(message_id: int) -> str:
                 Message.objects.filter(pk=message.pk).update(text="".join(parts), updated_at=timezone.now())
                 touched = time.monotonic()
         with transaction.atomic():
+            # Only the newest run may write the reply: if recovery gave it to another
+            # run meanwhile (it took this one for dead), that one's stands.
+            current = Message.objects.select_for_update().filter(pk=message.pk).values("attempts").first()
+            if current is None or current["attempts"] != message.attempts:
+                return "superseded by a later run"
             message.mark_complete("".join(parts))
             if message.kind == Message.Kind.REPLY:
                 message.waiting_for.set([v for v in videos if not v.is_finished])

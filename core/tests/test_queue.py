@@ -85,3 +85,30 @@ def test_it_keeps_the_lock_of_a_live_worker_s_scheduler():
     assert scheduler.acquire_locks() == {"default"}
     assert release_stale_scheduler_locks(connection, ["default"]) == []
     assert connection.exists("rq:scheduler-lock:default")
+
+
+def test_a_run_with_a_fresh_heartbeat_is_alive_though_redis_forgot_its_job(owner, clips, make_video):
+    from django.utils import timezone
+
+    video = make_video(owner, clips["short"].path, status="processing", heartbeat_at=timezone.now())
+    assert jobs.why_waiting(video) is None  # Redis restarted empty; the row says it runs
+    assert jobs.recover_lost() == []
+
+
+def test_a_run_taken_over_by_a_later_one_drops_its_result(owner, clips, make_video, monkeypatch):
+    from analysis.models import Video
+
+    video = make_video(owner, clips["short"].path)
+    real_analyze = jobs.analyze
+
+    def analyze_then_taken_over(*args, **kwargs):
+        result = real_analyze(*args, **kwargs)
+        # Meanwhile recovery took this run for dead and a second run started.
+        Video.objects.filter(pk=video.pk).update(attempts=5)
+        return result
+
+    monkeypatch.setattr(jobs, "analyze", analyze_then_taken_over)
+    assert jobs.analyze_video(video.pk) == "superseded by a later run"
+    video.refresh_from_db()
+    assert video.status == "processing"
+    assert not video.analyses.exists()
