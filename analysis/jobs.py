@@ -20,7 +20,7 @@ import django_rq
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from rq import Retry, get_current_job
@@ -111,7 +111,8 @@ def recover_lost(*, stale_after: timedelta | None = None) -> list[Video]:
             continue
         queue_name = "default"
         if video.status == Video.Status.PROCESSING:
-            video.mark_requeued(reason)
+            if not video.mark_requeued(reason):
+                continue  # it finished, or a new run claimed it, since we read it
             _finish(video)
         if _enqueue(video, queue_name, force=True):
             logger.warning("re-queued video %s: %s", video.uuid, reason)
@@ -127,7 +128,12 @@ def _heartbeat(video_id: int):
     def beat() -> None:
         try:
             while not stop.wait(HEARTBEAT_SECONDS):
-                Video.objects.filter(pk=video_id).update(heartbeat_at=timezone.now())
+                try:
+                    Video.objects.filter(pk=video_id).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    # A blip: drop the connection and beat again next time, or the run looks dead.
+                    logger.warning("could not touch video %s's heartbeat", video_id, exc_info=True)
+                    connection.close()
         finally:
             # This thread's own connection: closed now, not left to the garbage collector.
             connection.close()
@@ -279,7 +285,8 @@ def analyze_video(video_id: int) -> str:
         _finish(video)
         _announce(video, None)
         return "gave up"
-    video.mark_processing()
+    if not video.mark_processing():
+        return "running elsewhere"  # another copy of the job claimed it first
     _finish(video)
     saved: list[str] = []
     try:

@@ -106,28 +106,31 @@ class Video(models.Model):
         self.finished_at = None
         self._save_change(["status", "progress", "stage", "failure_reason", "finished_at"])
 
-    def mark_processing(self) -> None:
+    def mark_processing(self) -> bool:
+        """Claim the video for one run: True if this run has it.
+
+        Compare-and-set on (status, attempts) as this copy read them, so two
+        copies of one job (a retry and a recovery, say) cannot both claim it.
+        """
         now = timezone.now()
-        self.status = self.Status.PROCESSING
-        self.progress = 0
-        self.stage = "Starting"
-        self.failure_reason = ""
-        self.attempts += 1
-        self.started_at = now
-        self.heartbeat_at = now
-        self.finished_at = None
-        self._save_change(
-            [
-                "status",
-                "progress",
-                "stage",
-                "failure_reason",
-                "attempts",
-                "started_at",
-                "heartbeat_at",
-                "finished_at",
-            ]
+        fields = {
+            "status": self.Status.PROCESSING,
+            "progress": 0,
+            "stage": "Starting",
+            "failure_reason": "",
+            "attempts": self.attempts + 1,
+            "started_at": now,
+            "heartbeat_at": now,
+            "finished_at": None,
+            "version": self.version + 1,
+        }
+        claimed = Video.objects.filter(pk=self.pk, status=self.status, attempts=self.attempts).update(
+            **fields
         )
+        if claimed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(claimed)
 
     def set_progress(self, percent: int, stage: str) -> None:
         self.progress = max(0, min(100, int(percent)))
@@ -148,11 +151,24 @@ class Video(models.Model):
         self.stage = "Retrying after an error"
         self._save_change(["status", "stage"])
 
-    def mark_requeued(self, reason: str) -> None:
-        """Back in the queue because the run that had it stopped (`reason` says how)."""
-        self.status = self.Status.QUEUED
-        self.stage = "Queued again: the worker running it stopped"[:80]
-        self._save_change(["status", "stage"])
+    def mark_requeued(self, reason: str) -> bool:
+        """Back in the queue because the run that had it stopped (`reason` says how).
+
+        Only if the row is still as read (processing, same attempt): a run that
+        finished or a new run that claimed it meanwhile is left alone. True if done.
+        """
+        fields = {
+            "status": self.Status.QUEUED,
+            "stage": "Queued again: the worker running it stopped",
+            "version": self.version + 1,
+        }
+        changed = Video.objects.filter(
+            pk=self.pk, status=self.Status.PROCESSING, attempts=self.attempts
+        ).update(**fields)
+        if changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
 
     def mark_failed(self, reason: str) -> None:
         self.status = self.Status.FAILED

@@ -202,6 +202,10 @@ def recover_replies() -> int:
         reason = why_waiting(message)
         if reason is None:
             continue
+        if not Message.objects.filter(
+            pk=message.pk, status=message.status, attempts=message.attempts
+        ).exists():
+            continue  # it completed, or a new run took it, since we read it
         if message.attempts >= MAX_RECOVERIES:
             message.mark_failed(CUT_OFF)
             _finish(message, message.conversation.owner_id, "failed")
