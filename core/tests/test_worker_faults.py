@@ -169,7 +169,12 @@ def test_an_idle_worker_stops_on_sigterm():
     connection = django_rq.get_connection("default")
     worker = _start_worker("stops-when-asked", "default")
     try:
-        _wait_for(lambda: is_worker_alive(connection, "stops-when-asked"), timeout=60, what="the worker")
+        # Idle, waiting on the queue: RQ has installed its signal handlers by then.
+        _wait_for(
+            lambda: connection.hget("rq:worker:stops-when-asked", "state") == b"idle",
+            timeout=60,
+            what="the worker to wait on the queue",
+        )
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
     finally:
