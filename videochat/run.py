@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _describe(code: int) -> str:
     return f"code {code}"
 
 
-class Child:
+class Child(ABC):
     """One process `make run` keeps running: started again after it exits, later each time it fails fast."""
 
     def __init__(self, name: str, *, clock: Clock = time.monotonic) -> None:
@@ -101,11 +102,13 @@ class Child:
         """True once an exited process's wait is over."""
         return self.restart_at is not None and self.clock() >= self.restart_at
 
+    @abstractmethod
     def _launch(self) -> None:
-        raise NotImplementedError
+        """Start the process (each kind of child its own way)."""
 
+    @abstractmethod
     def _exit_code(self) -> int | None:
-        raise NotImplementedError
+        """The process's exit code (negative: the signal), None while it runs."""
 
 
 class Command(Child):

@@ -55,7 +55,7 @@ def test_it_completes_replies_whose_pushes_came_before_the_send_answer(
 
     def without_new_message_pushes(ws) -> None:
         # The server also pushes new messages to every tab; drop those, so that the
-        # held answer is the only way the reply's placeholder reaches this page.
+        # held answer is the only way the reply's pending message element reaches this page.
         server = ws.connect_to_server()
 
         def from_server(message) -> None:
@@ -76,7 +76,7 @@ def test_it_completes_replies_whose_pushes_came_before_the_send_answer(
             reply = conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-created_at").first()
             done = f'id="message-{reply.uuid}"'
             # Every push of the reply, to its last, reaches the page before the answer
-            # that puts its placeholder there; then the slow network on top.
+            # that adds its pending message element; then a slow network on top.
             pump_until(
                 page, lambda done=done: any(done in f and 'data-status="complete"' in f for f in forwarded)
             )
