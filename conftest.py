@@ -91,7 +91,7 @@ def outsider_client(outsider):
     return c
 
 
-CHROMIUM = "/usr/bin/chromium"
+from videochat.testing.browser import CHROMIUM, launch_chromium  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
@@ -124,20 +124,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
+        browser = launch_chromium(p)
         context = browser.new_context()
         page = context.new_page()
         page.console_messages = []

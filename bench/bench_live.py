@@ -79,17 +79,6 @@ PROBE_EVERY = 0.5  # seconds between probe rounds (one push per user), Redis pin
 WARMUP_PROBES = 5  # the first rounds are not counted
 SETTLE_TIMEOUT = 180.0  # seconds the worker may take to finish what the soak left it
 CONVERGE_TIMEOUT = 10.0  # seconds a page may take to match its reload once all is done
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 # Injected into each watcher page: a probe element for the pushes to replace, and an
 # observer that stamps each new version of it (live.js swaps it by outerHTML).
@@ -468,8 +457,10 @@ def run(args, workdir: Path, procs: Processes) -> dict[str, float]:
 
             clips = workdir / "clips"
             clips.mkdir()
+            from videochat.testing.browser import launch_chromium
+
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browser = launch_chromium(p)
                 try:
                     clip_number = itertools.count(1)
                     drivers = []
