@@ -6,5 +6,6 @@ _videos = UserCache("videos")
 
 version = _videos.version
 bump = _videos.bump
+bump_after_save = _videos.bump_after_save
 cached = _videos.cached
 raw_key = _videos.key

@@ -250,10 +250,7 @@ def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: l
 def _finish(video: Video) -> None:
     """Tell the lists and the pages. Best effort: the row is saved, and a Redis
     that is away must not fail (or kill) the job that saved it."""
-    try:
-        cache.bump(video.owner_id)
-    except Exception:
-        logger.warning("could not refresh the cached lists of user %s", video.owner_id, exc_info=True)
+    cache.bump_after_save(video.owner_id)
     live.push_video(video)
 
 

@@ -7,5 +7,6 @@ _chat = UserCache("chat", enabled_setting="CHAT_READ_CACHE")
 
 version = _chat.version
 bump = _chat.bump
+bump_after_save = _chat.bump_after_save
 cached = _chat.cached
 raw_key = _chat.key

@@ -163,10 +163,7 @@ def write_reply(message_id: int) -> str:
 def _finish(message: Message, owner_id: int, outcome: str) -> str:
     """Tell the pages. Best effort: the row is saved, and a Redis that is away must
     not fail (or kill) the job that saved it."""
-    try:
-        cache.bump(owner_id)
-    except Exception:
-        logger.warning("could not refresh the cached chat pages of user %s", owner_id, exc_info=True)
+    cache.bump_after_save(owner_id)
     live.push_message(message)
     if not message.is_open:
         live.end_stream(message)

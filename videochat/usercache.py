@@ -11,6 +11,7 @@ time, so `override_settings` and a restart with a new environment both apply.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class UserCache:
@@ -47,6 +49,16 @@ class UserCache:
             cache.incr(self._version_key(user_id))
         except ValueError:  # no version yet: nothing is cached under one either
             cache.add(self._version_key(user_id), 1, timeout=None)
+
+    def bump_after_save(self, user_id: int) -> None:
+        """bump(), for a job whose result is already saved: a Redis that is away is
+        logged, not raised, so it cannot fail (or kill) the job. Entries expire anyway."""
+        try:
+            self.bump(user_id)
+        except Exception:
+            logger.warning(
+                "could not refresh the cached %s pages of user %s", self.namespace, user_id, exc_info=True
+            )
 
     def key(self, user_id: int, name: str) -> str:
         return cache.make_key(f"{self.namespace}:{int(user_id)}:{self.version(user_id)}:{name}")
