@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
@@ -19,6 +22,37 @@ def _email_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("username", "").strip().lower()
 
 
+# Every log-in form counts against these, in these groups: (group, key, the
+# setting that holds the rate, what is counted, for the 429 page).
+LOG_IN_LIMITS = (
+    ("login-ip", "ip", "RATELIMIT_LOGIN_IP", "log-in attempts from your network"),
+    ("login-email", _email_key, "RATELIMIT_LOGIN_EMAIL", "log-in attempts for this account"),
+)
+
+
+def log_in_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Count each log-in attempt (a POST) against LOG_IN_LIMITS; a 429 once one is over.
+
+    Our form and Django admin's (videochat/urls.py) both wear it, so attempts
+    on either count together. The count comes before the password is checked:
+    over the limit, even the right one is refused. Counting and the session
+    need Redis: while it is down the form is not offered and a POST is not
+    processed (a 503, videochat/outages.py).
+    """
+
+    @outages.needs(outages.REDIS, action="Logging in")
+    @wraps(view)
+    def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST":
+            for group, key, setting, what in LOG_IN_LIMITS:
+                wait = limit_exceeded(request, group=group, key=key, rate=getattr(settings, setting))
+                if wait:
+                    return too_many_requests(request, retry_after=wait, what=what)
+        return view(request, *args, **kwargs)
+
+    return limited
+
+
 def _form_page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     """The whole page, or only its form partial when htmx asked."""
     return render(request, f"{template}#form" if request.htmx else template, context, status=status)
@@ -35,8 +69,8 @@ def _next_url(request: HttpRequest) -> str:
     return redirect("home").url
 
 
-# Signing up and logging in need Redis to count attempts and hold the session: while
-# it is down the form is not offered and a POST is not processed, a 503 (outages.py).
+# Signing up needs Redis to count attempts and hold the session: while it is down
+# the form is not offered and a POST is not processed, a 503 (outages.py).
 @outages.needs(outages.REDIS, action="Signing up")
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
@@ -56,7 +90,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return _form_page(request, "accounts/signup.html", {"form": form})
 
 
-@outages.needs(outages.REDIS, action="Logging in")
+@log_in_limited
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     next_url = _next_url(request)
@@ -65,13 +99,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request, data=request.POST or None)
     context = {"form": form, "next": next_url}
     if request.method == "POST":
-        for group, key, rate, what in (
-            ("login-ip", "ip", settings.RATELIMIT_LOGIN_IP, "log-in attempts from your network"),
-            ("login-email", _email_key, settings.RATELIMIT_LOGIN_EMAIL, "log-in attempts for this account"),
-        ):
-            wait = limit_exceeded(request, group=group, key=key, rate=rate)
-            if wait:
-                return too_many_requests(request, retry_after=wait, what=what)
         if form.is_valid():
             login(request, form.get_user())
             return _redirect(request, next_url)
