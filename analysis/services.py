@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
 from analysis import cache, jobs, live
 from analysis.files import delete_files, video_file_names
 from analysis.models import Video
+
+# A longer "extension" is part of the name ("notes.from the second day of filming").
+LONGEST_EXTENSION = 16
+
+
+def _name_cut_to(name: str, limit: int) -> str:
+    """The name, if longer than `limit` characters, cut to fit while keeping its extension.
+
+    The cut never separates what the eye reads as one character: a letter
+    from its combining accent, an emoji from its skin tone or variation
+    selector. (ZWJ sequences never get here: Django's multipart parser drops
+    the joiner as non-printable.)
+    """
+    if len(name) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not stem or len(dot + extension) > LONGEST_EXTENSION:
+        stem, extension = name, ""
+    else:
+        extension = dot + extension
+    end = limit - len(extension)
+    while end > 0 and _joins_the_one_before(stem[end]):
+        end -= 1
+    return stem[:end] + extension
+
+
+def _joins_the_one_before(char: str) -> bool:
+    # Marks (Mn, Mc, Me) include combining accents and variation selectors.
+    return unicodedata.category(char) in {"Mn", "Mc", "Me"} or "\U0001f3fb" <= char <= "\U0001f3ff"
 
 
 def video_create(
@@ -26,9 +57,10 @@ def video_create(
     existing = Video.objects.filter(owner=owner, sha256=sha256).first()
     if existing is not None:
         return existing, False
+    original_name = _name_cut_to(original_name, Video._meta.get_field("original_name").max_length)
     video = Video(
         owner=owner,
-        original_name=original_name[:255],
+        original_name=original_name,
         size=size,
         sha256=sha256,
         container=container,

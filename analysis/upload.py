@@ -50,6 +50,7 @@ EMPTY = "empty"
 TOO_LARGE = "too-large"
 NOT_VIDEO = "not-video"
 TOO_MANY = "too-many"
+CUT_OFF = "cut-off"
 NOT_SAVED = "not-saved"
 
 
@@ -69,6 +70,8 @@ def _reason(code: str, *, head: bytes = b"") -> str:
         return f"it is larger than the {settings.MAX_UPLOAD_MB} MB limit."
     if code == TOO_MANY:
         return f"you can upload at most {settings.MAX_FILES_PER_UPLOAD} files at a time."
+    if code == CUT_OFF:
+        return "the upload stopped before the file ended; nothing of it was kept. Please try again."
     if code == NOT_VIDEO:
         what = describe(head)
         looks = f" It looks like {what}." if what else ""
@@ -158,6 +161,15 @@ class VideoUploadHandler(TemporaryFileUploadHandler):
         received.sha256 = self.digest.hexdigest()
         received.file = super().file_complete(file_size)
         return received.file
+
+    def upload_interrupted(self) -> None:
+        # The parser calls this when the body ended inside the last file (its
+        # closing boundary never came), and also after a last file it skipped:
+        # that one keeps the reason it was refused for.
+        if not self.current.refusal:
+            self.current.refusal = CUT_OFF
+            self.current.reason = _reason(CUT_OFF)
+        super().upload_interrupted()
 
     def discard(self) -> None:
         """Remove every temporary file this request made (stored ones were moved already)."""

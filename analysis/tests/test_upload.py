@@ -66,6 +66,31 @@ def upload(client: Client, *files: tuple[str, bytes], htmx: bool = False, **head
     return client.post(URL, data, headers=headers)
 
 
+def multipart(*files: tuple[str, bytes], cut: int | None = None) -> bytes:
+    """A multipart body built by hand (the test client would shorten long names).
+
+    With `cut`, the body stops that many bytes into the last file: its closing
+    boundary never comes.
+    """
+    parts = [
+        f'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        f"Content-Type: video/mp4\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+        for name, data in files
+    ]
+    if cut is None:
+        return b"".join(parts) + b"--b0undary--\r\n"
+    last = parts.pop()
+    return b"".join(parts) + last[: last.index(b"\r\n\r\n") + 4 + cut]
+
+
+def post_body(client: Client, body: bytes, *, htmx: bool = False, **headers: str):
+    if htmx:
+        headers["HX-Request"] = "true"
+    return client.post(URL, body, content_type="multipart/form-data; boundary=b0undary", headers=headers)
+
+
 def said(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
@@ -187,15 +212,34 @@ def test_it_keeps_another_users_identical_video_apart(owner_client, outsider_cli
 
 def test_it_accepts_a_file_whose_name_is_too_long_for_the_disk(owner_client, owner, tiny):
     name = "holiday." + "x" * 300  # a 300-character "extension" cannot name a temporary file
-    # Built by hand: the test client would shorten the name before sending it.
-    body = (
-        f'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n\r\n'.encode()
-        + tiny["mp4"]
-        + b"\r\n--b0undary--\r\n"
-    )
-    response = owner_client.post(URL, body, content_type="multipart/form-data; boundary=b0undary")
+    response = post_body(owner_client, multipart((name, tiny["mp4"])))
     video = Video.objects.get(owner=owner)
-    assert video.original_name == name[:255]
+    assert video.original_name == name[:255]  # too long to be an extension: cut as part of the name
+    assert said(response) == [f"{name} was uploaded; its analysis is queued."]
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("a" * 296 + ".mp4", "a" * 251 + ".mp4"),
+        ("a" * 295 + ".webm", "a" * 250 + ".webm"),
+        # Multi-byte characters are counted as characters, and never split.
+        ("日本語の動画" * 50 + ".mov", ("日本語の動画" * 50)[:251] + ".mov"),
+        # A letter keeps its combining accent (e + U+0301): the cut falls before the letter.
+        ("e\u0301" * 150 + ".mkv", "e\u0301" * 125 + ".mkv"),
+        # An emoji keeps its skin tone or its variation selector (fewer of them: Django
+        # reads at most 1 KiB of a part's headers, and drops ZWJs as non-printable).
+        ("x" * 200 + "\U0001f44d\U0001f3fd" * 40 + ".avi", "x" * 200 + "\U0001f44d\U0001f3fd" * 25 + ".avi"),
+        ("x" * 200 + "\u2764\ufe0f" * 40 + ".mpg", "x" * 200 + "\u2764\ufe0f" * 25 + ".mpg"),
+    ],
+    ids=["ascii", "webm", "cjk", "combining-accent", "skin-tone", "variation-selector"],
+)
+def test_it_keeps_the_extension_of_a_long_name_it_cuts(owner_client, owner, tiny, name, kept):
+    response = post_body(owner_client, multipart((name, tiny["mp4"])))
+    video = Video.objects.get(owner=owner)
+    assert len(name) > 255 >= len(video.original_name)
+    assert video.original_name == kept
+    assert video.file.name.endswith(".mp4")  # the stored name says what the bytes are
     assert said(response) == [f"{name} was uploaded; its analysis is queued."]
 
 
@@ -296,6 +340,43 @@ def test_it_asks_for_files_when_none_were_sent(owner_client):
     response = owner_client.post(URL, {}, headers={"HX-Request": "true"})
     assert response.status_code == 400
     assert "Choose one or more video files to upload." in response.content.decode()
+
+
+CUT_OFF = "the upload stopped before the file ended; nothing of it was kept. Please try again."
+
+
+def test_it_says_when_the_upload_stopped_before_the_file_ended(owner_client, tiny, storage):
+    body = multipart(("t.mp4", tiny["mp4"]), cut=len(tiny["mp4"]) // 2)
+    response = post_body(owner_client, body, Accept="application/json")
+    assert response.status_code == 400
+    assert response.json()["files"] == [
+        {"name": "t.mp4", "accepted": False, "duplicate": False, "video": None, "reason": CUT_OFF}
+    ]
+
+    response = post_body(owner_client, body, htmx=True)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-code="cut-off"' in html
+    assert f"Refused: {CUT_OFF}" in html
+
+    response = post_body(owner_client, body)
+    assert said(response) == [f"t.mp4 was refused: {CUT_OFF}"]
+    assert not Video.objects.exists()
+    assert stored_files(storage) == []
+    assert queued() == []
+
+
+def test_it_keeps_the_whole_files_before_the_one_cut_off(owner_client, owner, tiny, storage):
+    body = multipart(("whole.mp4", tiny["mp4"]), ("cut.webm", tiny["webm"]), cut=10)
+    response = post_body(owner_client, body, htmx=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert [part.split('"', 1)[0] for part in html.split('data-code="')[1:]] == ["accepted", "cut-off"]
+    assert f"Refused: {CUT_OFF}" in html
+    video = Video.objects.get(owner=owner)
+    assert video.original_name == "whole.mp4"
+    assert video.sha256 == sha256(tiny["mp4"])
+    assert stored_files(storage) == [Path(video.file.path)]
 
 
 def test_it_answers_a_malformed_body_with_a_message(owner_client):
