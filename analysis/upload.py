@@ -38,6 +38,7 @@ from django.views.decorators.http import require_POST
 from analysis.models import Video
 from analysis.services import video_create
 from analysis.sniff import SNIFF_BYTES, describe, sniff_container
+from videochat.bodies import accepts_body
 from videochat.ratelimits import limit_exceeded, too_many_requests
 
 logger = logging.getLogger(__name__)
@@ -254,6 +255,13 @@ def too_many_notice(outcomes: list[UploadOutcome]) -> str:
     )
 
 
+def upload_body_bytes() -> int:
+    """The largest upload body: every file at its cap, with room for each part's headers and the form."""
+    return settings.MAX_FILES_PER_UPLOAD * (settings.MAX_UPLOAD_MB * 1024 * 1024 + 16 * 1024) + 64 * 1024
+
+
+# The server checks the cap, the log-in and CSRF before it reads any of the body.
+@accepts_body(max_bytes=upload_body_bytes, members_only=True, what="upload")
 @require_POST
 @csrf_exempt  # checked by receives_videos, once the streaming handler is in place
 def upload_videos(request: HttpRequest) -> HttpResponse:

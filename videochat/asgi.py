@@ -6,10 +6,11 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videochat.settings")
 
-from videochat import daphne_streaming
+from videochat import serving
 
-# Daphne would otherwise hold every upload in memory, several times over.
-daphne_streaming.install()
+# Daphne would otherwise read any body whole, with no cap and no deadline, then
+# hold it in memory several times over (videochat/serving.py).
+serving.install()
 
 from django.conf import settings  # noqa: E402
 

@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, so its answers pass through every other middleware on the way out.
+    "videochat.bodies.BodyRefusalMiddleware",
 ]
 # Seconds an outage's 503 asks clients to wait before trying again (its Retry-After).
 OUTAGE_RETRY_AFTER = env_int("OUTAGE_RETRY_AFTER", 30, minimum=1)
@@ -309,6 +311,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD + 100
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# What a request body may be, enforced by the server before it reads one
+# (videochat/serving.py): uploads take MAX_FILES_PER_UPLOAD files of MAX_UPLOAD_MB,
+# every other request this much. A body that stops arriving for
+# REQUEST_BODY_TIMEOUT seconds is dropped.
+REQUEST_BODY_MAX_KB = env_int("REQUEST_BODY_MAX_KB", 1024, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_KB * 1024
+REQUEST_BODY_TIMEOUT = env_int("REQUEST_BODY_TIMEOUT", 30, minimum=1)
 # A job that has not shown a sign of life for this long has lost its worker.
 ANALYSIS_STALE_SECONDS = env_int("ANALYSIS_STALE_SECONDS", 60, minimum=2)
 ANALYSIS_MAX_ATTEMPTS = env_int("ANALYSIS_MAX_ATTEMPTS", 4, minimum=1)

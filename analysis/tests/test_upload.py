@@ -501,7 +501,7 @@ def test_it_escapes_file_names_everywhere(owner_client, owner, tiny, png):
 
 @pytest.mark.slow
 def test_it_receives_uploads_intact_through_daphne(live_server_url, owner, tiny):
-    """Daphne feeds the body in chunks (videochat/daphne_streaming.py); every byte must arrive."""
+    """Daphne feeds the body in chunks (videochat/serving.py); every byte must arrive."""
     session = Client()
     session.force_login(owner)  # the session lives in Redis, which the server shares
     token = secrets.token_hex(16)

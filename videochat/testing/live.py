@@ -79,6 +79,13 @@ def _stop(process: subprocess.Popen) -> None:
 @contextmanager
 def daphne_server(**env_overrides: str):
     """Serve the app with Daphne on a free port; yields its base URL."""
+    with daphne_process(**env_overrides) as (base_url, _process):
+        yield base_url
+
+
+@contextmanager
+def daphne_process(**env_overrides: str):
+    """daphne_server, yielding its base URL and its process (to look at its memory and files)."""
     port = free_port()
     env = subprocess_env(
         DEBUG="true",
@@ -104,7 +111,7 @@ def daphne_server(**env_overrides: str):
     base_url = f"http://localhost:{port}"
     try:
         _wait_for_http(f"{base_url}/healthz", process)
-        yield base_url
+        yield base_url, process
     finally:
         _stop(process)
 
