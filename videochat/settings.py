@@ -180,6 +180,7 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = not DEBUG
+CSRF_FAILURE_VIEW = "videochat.views.csrf_failure"
 
 # Each open websocket waits for its next push with a blocking Redis read of up to
 # 5 s (channels_redis's brpop_timeout). redis-py 8's default socket timeout is

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,3 +45,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)
+
+
+CSRF_FAILED = (
+    "The page was open for too long, or your browser is blocking cookies for this site. "
+    "Reload the page and try again."
+)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: our 403 for a failed CSRF check, with a way back to the form.
+
+    Django's `reason` is for the log (CsrfViewMiddleware logs it), not for the user.
+    """
+    if request.get_preferred_type(["text/html", "application/json"]) == "application/json":
+        return JsonResponse({"error": CSRF_FAILED}, status=403)
+    context = {"message": CSRF_FAILED, "came_from": _came_from(request)}
+    template = "403_csrf.html#message" if request.htmx else "403_csrf.html"
+    return render(request, template, context, status=403)
+
+
+def _came_from(request: HttpRequest) -> str | None:
+    """The page the request came from, if it is one of ours."""
+    referer = request.headers.get("Referer", "")
+    if url_has_allowed_host_and_scheme(referer, {request.get_host()}, require_https=request.is_secure()):
+        return referer
+    return None
