@@ -1,7 +1,6 @@
 import pytest
 from django.urls import reverse
 
-from accounts.tests.test_login import login_counts
 from conftest import PASSWORD
 from videochat.tests.test_outages import redis_down
 
@@ -43,7 +42,7 @@ def test_it_is_closed_to_non_staff(owner_client):
 # --- its log-in form --------------------------------------------------------
 
 
-def test_it_counts_log_ins_on_both_forms_against_one_limit(client, make_user, settings, redis_client):
+def test_it_counts_log_ins_on_both_forms_against_one_limit(client, make_user, settings, login_counts):
     staff = make_user("staff@example.com", is_staff=True)
     settings.RATELIMIT_LOGIN_EMAIL = "3/h"
     for url in (SITE_LOGIN, SITE_LOGIN, ADMIN_LOGIN):
@@ -54,10 +53,10 @@ def test_it_counts_log_ins_on_both_forms_against_one_limit(client, make_user, se
         assert response.status_code == 429
         assert "Too many log-in attempts for this account" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    assert login_counts(redis_client) == [5, 5]
+    assert login_counts() == [5, 5]
 
 
-def test_it_limits_admin_log_ins_per_ip_across_emails(client, settings, redis_client):
+def test_it_limits_admin_log_ins_per_ip_across_emails(client, settings, login_counts):
     settings.RATELIMIT_LOGIN_IP = "4/h"
     statuses = [
         client.post(ADMIN_LOGIN, {"username": f"u{n}@example.com", "password": "x"}).status_code
@@ -65,7 +64,7 @@ def test_it_limits_admin_log_ins_per_ip_across_emails(client, settings, redis_cl
     ]
     assert statuses == [200, 200, 200, 200, 429]
     # One count per IP, one per email; the fifth attempt was stopped before its email counted.
-    assert login_counts(redis_client) == [1, 1, 1, 1, 5]
+    assert login_counts() == [1, 1, 1, 1, 5]
 
 
 def test_it_is_not_offered_while_redis_is_down(client, make_user):

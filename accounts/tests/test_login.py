@@ -1,6 +1,3 @@
-import time
-from types import SimpleNamespace
-
 import pytest
 from django.urls import reverse
 
@@ -9,18 +6,6 @@ from conftest import PASSWORD
 URL = reverse("accounts:login")
 ADMIN_URL = reverse("admin:login")
 pytestmark = pytest.mark.django_db
-
-
-def login_counts(redis_client) -> list[int]:
-    """The counts the log-in limits keep in Redis (per IP and per email, per window), ascending."""
-    return sorted(int(redis_client.get(key)) for key in redis_client.scan_iter("*rl:*"))
-
-
-@pytest.fixture
-def next_window(monkeypatch):
-    """Call it to move the rate limiter's clock a day on: every window it counted in has passed."""
-    later = time.time() + 24 * 3600
-    return lambda: monkeypatch.setattr("django_ratelimit.core.time", SimpleNamespace(time=lambda: later))
 
 
 def test_it_logs_in_without_regard_to_email_case(client, owner):
@@ -62,7 +47,7 @@ def test_it_rate_limits_per_email(client, owner, settings):
 # Django admin's form answers a wrong password with 200, ours with 400.
 @pytest.mark.parametrize(("url", "wrong"), [(URL, 400), (ADMIN_URL, 200)], ids=["site", "admin"])
 def test_it_refuses_the_right_password_until_the_window_passes(
-    url, wrong, client, make_user, settings, redis_client, next_window
+    url, wrong, client, make_user, settings, login_counts, limiter_clock
 ):
     staff = make_user("staff@example.com", is_staff=True)
     settings.RATELIMIT_LOGIN_EMAIL = "3/h"
@@ -74,13 +59,13 @@ def test_it_refuses_the_right_password_until_the_window_passes(
     assert "Too many log-in attempts for this account" in response.content.decode()
     assert f'href="{url}"' in response.content.decode()  # back to the form
     assert "_auth_user_id" not in client.session
-    assert login_counts(redis_client) == [4, 4]  # per IP and per email, the refused one included
+    assert login_counts() == [4, 4]  # per IP and per email, the refused one included
 
-    next_window()
+    limiter_clock.pass_windows()
     response = client.post(url, {"username": staff.email, "password": PASSWORD})
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(staff.pk)
-    assert login_counts(redis_client) == [1, 1, 4, 4]
+    assert login_counts() == [1, 1, 4, 4]
 
 
 def test_it_rate_limits_per_ip_across_emails(client, settings):
