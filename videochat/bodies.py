@@ -30,6 +30,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
+from core.http import came_from
+
 logger = logging.getLogger(__name__)
 
 # Set only by the server; a client's own header of that name is removed first.
@@ -129,7 +131,7 @@ def refused(request: HttpRequest, *, status: int, message: str) -> HttpResponse:
     else:
         template = "body_refused.html#message" if getattr(request, "htmx", False) else "body_refused.html"
         title = "Too large" if status == 413 else "Upload stopped"
-        context = {"title": title, "message": message, "back": _back(request)}
+        context = {"title": title, "message": message, "came_from": came_from(request)}
         response = render(request, template, context, status=status)
     return response
 
@@ -156,14 +158,3 @@ def _size_words(size: int) -> str:
         return f"{size / (1024 * 1024):g} MB"
     return f"{max(1, size // 1024)} KB"
 
-
-def _back(request: HttpRequest) -> str:
-    """The page the user came from, when it is one of ours; else the home page."""
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    referer = request.headers.get("Referer", "")
-    if referer and url_has_allowed_host_and_scheme(
-        referer, {request.get_host()}, require_https=request.is_secure()
-    ):
-        return referer
-    return "/"

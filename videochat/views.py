@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from analysis.views import videos_page
 from chat.views import conversations_page
+from core.http import came_from
 from videochat import outages
 
 HOME_VIDEOS = 4
@@ -60,14 +60,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """
     if request.get_preferred_type(["text/html", "application/json"]) == "application/json":
         return JsonResponse({"error": CSRF_FAILED}, status=403)
-    context = {"message": CSRF_FAILED, "came_from": _came_from(request)}
+    context = {"message": CSRF_FAILED, "came_from": came_from(request)}
     template = "403_csrf.html#message" if request.htmx else "403_csrf.html"
     return render(request, template, context, status=403)
-
-
-def _came_from(request: HttpRequest) -> str | None:
-    """The page the request came from, if it is one of ours."""
-    referer = request.headers.get("Referer", "")
-    if url_has_allowed_host_and_scheme(referer, {request.get_host()}, require_https=request.is_secure()):
-        return referer
-    return None
