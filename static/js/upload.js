@@ -16,6 +16,7 @@
     var status = xhr ? xhr.status : 0;
     if (status === 403) { return "Not uploaded: you are logged out or this page is out of date. Reload the page and try again."; }
     if (status === 413) { return "Not uploaded: the file is too large for the server."; }
+    if (status === 408) { return "Not uploaded: the upload stopped arriving at the server. Check your connection and try again."; }
     if (status === 0) { return "Not uploaded: the connection was interrupted. Try again."; }
     return "Not uploaded: something went wrong on our side (HTTP " + status + "). Try again.";
   }
