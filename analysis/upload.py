@@ -9,8 +9,8 @@ such a file is never written out in full.
 A view that takes videos wraps itself in `receives_videos` (which installs the
 handler before anything reads the body, then checks CSRF, then removes every
 temporary file when the view returns) and calls `accept_uploads` to turn what
-arrived into Video rows. `upload_videos` is such a view; the chat composer
-attaches videos through the same two functions.
+arrived into Video rows. `upload_videos` is such a view, the one the video
+list and the chat composer both post to (static/js/upload.js).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.core.exceptions import SuspiciousOperation, TooManyFilesSent
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -284,13 +284,6 @@ def _receive(request: HttpRequest, uploads: VideoUploadHandler) -> HttpResponse:
     if not outcomes:
         return _unreadable(request, "Choose one or more video files to upload.")
     notice = too_many_notice(outcomes)
-    if _wants_json(request):
-        # The chat composer attaches uploads to a message by their ids.
-        accepted = any(outcome.accepted for outcome in outcomes)
-        return JsonResponse(
-            {"files": [_outcome_json(outcome) for outcome in outcomes], "error": notice},
-            status=200 if accepted else 400,
-        )
     if not request.htmx:
         _tell(request, outcomes, notice)
         return redirect("analysis:video-list")
@@ -319,23 +312,7 @@ def _tell(request: HttpRequest, outcomes: list[UploadOutcome], notice: str) -> N
         messages.error(request, notice)
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return not request.htmx and request.headers.get("Accept", "").startswith("application/json")
-
-
-def _outcome_json(outcome: UploadOutcome) -> dict:
-    return {
-        "name": outcome.name,
-        "accepted": outcome.accepted,
-        "duplicate": outcome.code == "duplicate",
-        "video": str(outcome.video.uuid) if outcome.video else None,
-        "reason": outcome.reason,
-    }
-
-
 def _unreadable(request: HttpRequest, message: str) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse({"files": [], "error": message}, status=400)
     if request.htmx:
         return render(request, RESULTS_TEMPLATE, {"outcomes": [], "notice": message}, status=400)
     messages.error(request, message)

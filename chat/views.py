@@ -13,6 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from analysis import cache as video_cache
 from analysis.models import Video
+from analysis.upload import upload_limits
 from chat import cache, services
 from chat.forms import MessageForm, TitleForm
 from chat.live import render_appended
@@ -64,6 +65,7 @@ def _thread_context(request: HttpRequest, conversation_uuid, form: MessageForm |
         "form": form or MessageForm(owner=request.user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         "max_attachments": settings.CHAT_MAX_ATTACHMENTS,
+        "upload_limits": upload_limits(),
     }
 
 

@@ -347,12 +347,6 @@ CUT_OFF = "the upload stopped before the file ended; nothing of it was kept. Ple
 
 def test_it_says_when_the_upload_stopped_before_the_file_ended(owner_client, tiny, storage):
     body = multipart(("t.mp4", tiny["mp4"]), cut=len(tiny["mp4"]) // 2)
-    response = post_body(owner_client, body, Accept="application/json")
-    assert response.status_code == 400
-    assert response.json()["files"] == [
-        {"name": "t.mp4", "accepted": False, "duplicate": False, "video": None, "reason": CUT_OFF}
-    ]
-
     response = post_body(owner_client, body, htmx=True)
     assert response.status_code == 400
     html = response.content.decode()

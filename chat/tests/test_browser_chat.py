@@ -23,11 +23,15 @@ def test_a_person_asks_about_a_video_and_follows_a_time_link(live_server_url, br
     page.wait_for_selector("#composer")
 
     with rq_worker("high", "default", "low"):
-        # Attach a new video through the composer: it uploads with its own progress bar.
+        # Attach a new video through the composer: it uploads with its own progress bar
+        # (the same client as /videos/), and the accepted video joins the message.
         page.click(".attach-picker summary")
         page.set_input_files("[data-attach-input]", [str(clips["short"].path)])
-        expect(page.locator(".attach-progress li.accepted")).to_have_count(1, timeout=30_000)
-        assert page.locator(".attach-progress progress").evaluate("bar => bar.value") == 100
+        accepted = page.locator("#attach-queue .upload-result.accepted")
+        expect(accepted).to_have_count(1, timeout=30_000)
+        attached = page.locator("#composer-attachments input[name=videos]")
+        expect(attached).to_have_count(1)
+        assert attached.get_attribute("value") == accepted.get_attribute("data-video")
 
         page.fill("#composer-text", "How long is it?")
         page.press("#composer-text", "Enter")

@@ -1,6 +1,6 @@
 // Chat thread behaviour: Enter sends, errors go under the composer, time links
-// seek a player, the newest message stays in view, attachments upload with
-// their own progress bars through the same upload path as /videos/.
+// seek a player, the newest message stays in view, uploaded attachments join
+// the message.
 (function () {
   "use strict";
 
@@ -37,7 +37,8 @@
     composer.reset();
     document.getElementById("composer-errors").innerHTML = "";
     document.getElementById("composer-attachments").innerHTML = "";
-    chat.querySelectorAll("[data-attach-progress]").forEach(function (list) { list.innerHTML = ""; });
+    var queue = document.getElementById("attach-queue");
+    if (queue) { queue.innerHTML = ""; }
     textarea.focus();
     scrollToEnd();
   });
@@ -77,64 +78,15 @@
     player.scrollIntoView({ block: "nearest", behavior: "smooth" });
   });
 
-  // Attach by uploading: each file goes through /videos/upload/ on its own
-  // request with its own progress bar; an accepted file becomes a hidden
-  // `videos` field of the message.
-  chat.querySelectorAll("[data-attach-upload]").forEach(function (box) {
-    var input = box.querySelector("[data-attach-input]");
-    var list = box.querySelector("[data-attach-progress]");
-    var url = box.getAttribute("data-upload-url");
-    input.addEventListener("change", function () {
-      Array.prototype.forEach.call(input.files, function (file) { upload(file); });
-      input.value = "";
-    });
-
-    function upload(file) {
-      var item = document.createElement("li");
-      var name = document.createElement("span");
-      name.textContent = file.name;
-      var bar = document.createElement("progress");
-      bar.max = 100; bar.value = 0;
-      var note = document.createElement("span");
-      note.className = "muted";
-      item.append(name, " ", bar, " ", note);
-      list.appendChild(item);
-
-      var data = new FormData();
-      data.append("files", file, file.name);
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", url);
-      xhr.setRequestHeader("X-CSRFToken", csrfToken());
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.addEventListener("progress", function (event) {
-        if (event.lengthComputable) { bar.value = Math.round(100 * event.loaded / event.total); }
-      });
-      xhr.addEventListener("load", function () {
-        var body = null;
-        try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
-        var outcome = body && body.files && body.files[0];
-        if (xhr.status < 300 && outcome && outcome.accepted) {
-          bar.value = 100;
-          note.textContent = outcome.duplicate ? "already uploaded — attached" : "uploaded — attached";
-          var hidden = document.createElement("input");
-          hidden.type = "hidden"; hidden.name = "videos"; hidden.value = outcome.video;
-          document.getElementById("composer-attachments").appendChild(hidden);
-          item.classList.add("accepted");
-        } else {
-          note.textContent = (outcome && outcome.reason) || (body && body.error) ||
-            (xhr.status === 429 ? "too many uploads in a short time; try again in a minute" : "could not be uploaded");
-          item.classList.add("refused");
-        }
-      });
-      xhr.addEventListener("error", function () { note.textContent = "the upload was interrupted"; item.classList.add("refused"); });
-      xhr.send(data);
-    }
+  // Attach by uploading (static/js/upload.js, as on /videos/): each accepted
+  // file becomes a `videos` field of the message.
+  chat.addEventListener("upload-accepted", function (event) {
+    var hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = "videos";
+    hidden.value = event.detail.video;
+    document.getElementById("composer-attachments").appendChild(hidden);
   });
-
-  function csrfToken() {
-    var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
-    return headers["X-CSRFToken"] || "";
-  }
 
   scrollToEnd();
 })();

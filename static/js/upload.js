@@ -1,7 +1,13 @@
-// Video uploads, one request per file so that each file has its own progress bar.
-// No inline script (strict CSP): this file finds the form by its data-upload-form
-// attribute. Without JavaScript, or in a browser without DataTransfer, the form
-// simply posts every file at once and the server answers with messages.
+// The one upload client: the video list's upload form and the chat composer's
+// "upload new videos" box both use it. Each file is its own request with its own
+// progress bar, and the server's verdict (the upload form's "results" partial)
+// is swapped in place of the file's item. No inline script (strict CSP): a
+// container with data-upload-form (a form, or a box inside another form) is
+// found by that attribute; data-upload-url (or the form's action) says where to
+// post, data-queue which element lists the files. An accepted file fires
+// `upload-accepted` on its container, with the video's id in event.detail.
+// Without JavaScript, or in a browser without DataTransfer, the form simply
+// posts every file at once and the server answers with messages.
 (function () {
   "use strict";
 
@@ -30,6 +36,7 @@
 
   function enhance(form) {
     if (form.hasAttribute("data-upload-ready")) { return; }
+    var url = form.getAttribute("data-upload-url") || form.getAttribute("action");
     var queue = document.getElementById(form.getAttribute("data-queue"));
     var input = form.querySelector("input[type=file]");
     if (!queue || !input) { return; }
@@ -55,14 +62,14 @@
     function add(file) {
       var item = element("div", "upload-item");
       var itemForm = element("form", "upload-item-form");
-      itemForm.setAttribute("hx-post", form.getAttribute("action"));
+      itemForm.setAttribute("hx-post", url);
       itemForm.setAttribute("hx-encoding", "multipart/form-data");
       itemForm.setAttribute("hx-trigger", "upload-start");
       itemForm.setAttribute("hx-target", "closest .upload-item");
       itemForm.setAttribute("hx-swap", "outerHTML");
       var fileInput = element("input");
       fileInput.type = "file";
-      fileInput.name = input.name;
+      fileInput.name = input.name || "files";
       fileInput.hidden = true;
       var transfer = new DataTransfer();
       transfer.items.add(file);
@@ -114,10 +121,21 @@
       addAll(input.files);
       input.value = "";
     });
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      addAll(input.files);
-      input.value = "";
+    if (form.tagName === "FORM") {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        addAll(input.files);
+        input.value = "";
+      });
+    }
+    // A verdict swapped in: tell whoever uses the container which videos it now has.
+    queue.addEventListener("htmx:load", function (event) {
+      var result = event.detail.elt;
+      if (!result.matches || !result.matches(".upload-result.accepted[data-video]")) { return; }
+      form.dispatchEvent(new CustomEvent("upload-accepted", {
+        bubbles: true,
+        detail: { video: result.getAttribute("data-video"), duplicate: result.classList.contains("duplicate") },
+      }));
     });
     ["dragenter", "dragover"].forEach(function (type) {
       zone.addEventListener(type, function (event) {
@@ -137,8 +155,8 @@
 
   if (!supported()) { return; }
   htmx.onLoad(function (root) {
-    var forms = root.matches && root.matches("form[data-upload-form]") ? [root] : [];
-    forms = forms.concat(Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("form[data-upload-form]") : []));
+    var forms = root.matches && root.matches("[data-upload-form]") ? [root] : [];
+    forms = forms.concat(Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("[data-upload-form]") : []));
     forms.forEach(enhance);
   });
 })();

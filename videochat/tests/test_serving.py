@@ -272,7 +272,7 @@ def test_it_reads_an_upload_whose_token_is_in_the_form(server, owner, clips):
         "Content-Type: video/mp4\r\n\r\n"
     ).encode()
     body += video + b"\r\n------x--\r\n"
-    head = upload_head(len(body), cookie=cookie, extra="Accept: application/json\r\nConnection: close")
+    head = upload_head(len(body), cookie=cookie, extra="HX-Request: true\r\nConnection: close")
     sock = socket.create_connection((server.host, server.port), timeout=60)
     with sock:
         sock.sendall(head + body)
@@ -281,6 +281,7 @@ def test_it_reads_an_upload_whose_token_is_in_the_form(server, owner, clips):
             raw += chunk
 
     assert raw.startswith(b"HTTP/1.1 200"), raw[:500]
+    assert b'data-code="accepted"' in raw
     assert Video.objects.get(owner=owner).size == len(video)
 
 
