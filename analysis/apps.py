@@ -9,20 +9,15 @@ class AnalysisConfig(AppConfig):
     verbose_name = "Videos and analyses"
 
     def ready(self) -> None:
-        from videochat.worker import worker_maintenance
+        from analysis import jobs
+        from core.jobs import register
 
-        # Workers look for lost analyses on start-up and every minute.
-        worker_maintenance.connect(_recover, dispatch_uid="analysis-recover-lost")
+        # Workers' maintenance and `manage.py queue` recover analyses with every other kind of job.
+        register(jobs.ANALYSIS)
         # A deleted account takes its videos' files with it, not only the rows.
         pre_delete.connect(
             _delete_owner_files, sender=settings.AUTH_USER_MODEL, dispatch_uid="analysis-owner-files"
         )
-
-
-def _recover(sender, **kwargs) -> int:
-    from analysis.jobs import recover_lost
-
-    return len(recover_lost())
 
 
 def _delete_owner_files(sender, instance, **kwargs) -> None:

@@ -1,8 +1,9 @@
-"""Queue jobs for video analysis and the recovery of lost ones.
+"""The video analysis job: one video, analysed in a worker, its outcome on its row.
 
-Enqueueing happens on commit, under a job id derived from the video, so a
-second enqueue of the same video is harmless. The job is idempotent: it reads
-the row, skips finished work, and writes the outcome to the row.
+The job is idempotent: it reads the row, skips finished work, and writes the
+outcome to the row. Enqueueing, retries and the recovery of lost jobs are the
+job runner's (core.jobs); this module declares the kind (`ANALYSIS`) and runs
+one video.
 """
 
 from __future__ import annotations
@@ -13,24 +14,22 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
-import django_rq
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
-from rq import Retry, get_current_job
+from rq import Retry
 
 from analysis import cache, gemini, live
 from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisError, analyze
 from analysis.analyzers.transcribe import MODEL_NAME, TranscriptionUnavailable, transcribe
 from analysis.files import delete_files
 from analysis.models import Analysis, TranscriptSegment, Video
-from core.queue import enqueue_once, fetch, why_not_alive
+from core.jobs import JobKind
 
 logger = logging.getLogger(__name__)
 
@@ -43,81 +42,67 @@ HEARTBEAT_SECONDS = 5
 # Progress: the local analysis takes the first part of the bar, the transcript the rest.
 LOCAL_SHARE = 70
 TRANSCRIBE_STAGE = "Transcribing speech"
-UNEXPECTED = (
-    "The analysis stopped on an unexpected error. Try “Re-analyse”; if it fails again, "
-    "the file may use a format we cannot read."
-)
 
 
-def job_id(video: Video) -> str:
-    return f"analyze-{video.uuid.hex}"
+class VideoAnalysis(JobKind):
+    name = "video"
+    model = Video
+    waiting, running = Video.Status.QUEUED, Video.Status.PROCESSING
+    job = "analysis.jobs.analyze_video"
+    job_prefix = "analyze"
+    description = "analyse video"
+    queue = "default"  # re-analysis goes to "low"
+    retry = RETRY
+    result_ttl = 24 * 3600
+    stale_note = "no sign of life from its analysis"
+    gave_up = "The analysis stopped several times before it could finish, so we gave up on it."
+    unexpected = (
+        "The analysis stopped on an unexpected error. Try “Re-analyse”; if it fails again, "
+        "the file may use a format we cannot read."
+    )
+    title = "unfinished videos"
+    counted = ("video(s)", "video(s)")
+
+    @property
+    def job_timeout(self) -> int:
+        return settings.RQ_JOB_TIMEOUT
+
+    @property
+    def stale_seconds(self) -> int:
+        return settings.ANALYSIS_STALE_SECONDS
+
+    @property
+    def max_attempts(self) -> int:
+        return settings.ANALYSIS_MAX_ATTEMPTS
+
+    def publish(self, video: Video) -> None:
+        # A Redis that is away must not fail (or kill) the job that saved the row.
+        cache.bump_after_save(video.owner_id)
+        live.push_video(video)
+
+    def requeue(self, video: Video, reason: str) -> bool:
+        return video.mark_requeued(reason)
+
+    def retry_later(self, video: Video) -> None:
+        video.mark_retrying()
+
+    def fail(self, video: Video, reason: str) -> None:
+        super().fail(video, reason)
+        _announce(video, None)
+
+    def doing(self, video: Video) -> str:
+        return video.stage
+
+
+ANALYSIS = VideoAnalysis()
+job_id = ANALYSIS.job_id
+why_waiting = ANALYSIS.why_waiting
+recover_lost = ANALYSIS.recover
 
 
 def enqueue_analysis(video: Video, *, reanalysis: bool = False) -> None:
-    """Queue the analysis once the current transaction commits.
-
-    If Redis is unreachable then, the row stays `queued` and worker
-    maintenance (or `manage.py queue recover`) queues it later.
-    """
-    queue_name = "low" if reanalysis else "default"
-    transaction.on_commit(lambda: _enqueue(video, queue_name), robust=True)
-
-
-def _enqueue(video: Video, queue_name: str, *, force: bool = False) -> bool:
-    return enqueue_once(
-        queue_name,
-        analyze_video,
-        video.pk,
-        job_id=job_id(video),
-        force=force,
-        retry=RETRY,
-        job_timeout=settings.RQ_JOB_TIMEOUT,
-        result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"analyse video {video.uuid}",
-    )
-
-
-def why_waiting(video: Video, *, stale_after: timedelta | None = None) -> str | None:
-    """Why an unfinished video's job will not run as things stand (None: it will, or does).
-
-    Decided from the row and from what Redis actually holds (core.queue). A run
-    whose heartbeat in the row is fresh is alive, whatever Redis says: a Redis
-    restarted empty has no record of any job, running or not.
-    """
-    stale_after = stale_after or timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
-    connection = django_rq.get_connection("default")
-    job = fetch(job_id(video), connection)
-    reason = why_not_alive(job, connection)
-    running = video.status == Video.Status.PROCESSING and not video.is_stalled(stale_after)
-    if reason is not None and running and job is None:
-        return None
-    if reason is None and video.is_stalled(stale_after):
-        reason = f"no sign of life from its analysis for over {int(stale_after.total_seconds())} s"
-    return reason
-
-
-def recover_lost(*, stale_after: timedelta | None = None) -> list[Video]:
-    """Queue again every unfinished video whose job will not run: gone, swallowed, or its worker dead.
-
-    Safe at any time: a video whose job is queued, or running on a live worker
-    with a recent heartbeat, is left alone. The row goes back to `queued` first,
-    so the new run does not take the dead one for a live one.
-    """
-    recovered = []
-    for video in Video.objects.unfinished().order_by("created_at"):
-        reason = why_waiting(video, stale_after=stale_after)
-        if reason is None:
-            continue
-        queue_name = "default"
-        if video.status == Video.Status.PROCESSING:
-            if not video.mark_requeued(reason):
-                continue  # it finished, or a new run claimed it, since we read it
-            _finish(video)
-        if _enqueue(video, queue_name, force=True):
-            logger.warning("re-queued video %s: %s", video.uuid, reason)
-            recovered.append(video)
-    return recovered
+    """Queue the analysis once the current transaction commits (re-analysis on the `low` queue)."""
+    ANALYSIS.enqueue_on_commit(video, queue="low" if reanalysis else "default")
 
 
 @contextmanager
@@ -247,13 +232,6 @@ def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: l
     return analysis
 
 
-def _finish(video: Video) -> None:
-    """Tell the lists and the pages. Best effort: the row is saved, and a Redis
-    that is away must not fail (or kill) the job that saved it."""
-    cache.bump_after_save(video.owner_id)
-    live.push_video(video)
-
-
 class _Superseded(Exception):
     """Another run of the same video started after this one: this one's result is dropped."""
 
@@ -271,20 +249,15 @@ def analyze_video(video_id: int) -> str:
     video = Video.objects.select_related("owner").filter(pk=video_id).first()
     if video is None:
         return "video deleted"
-    if video.is_finished:
-        return f"already {video.status}"
-    stale_after = timedelta(seconds=settings.ANALYSIS_STALE_SECONDS)
-    if video.status == Video.Status.PROCESSING and not video.is_stalled(stale_after):
-        # A duplicate delivery while the first run is alive (its heartbeat is fresh).
-        return "running elsewhere"
-    if video.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
-        video.mark_failed("The analysis stopped several times before it could finish, so we gave up on it.")
-        _finish(video)
-        _announce(video, None)
+    if (skipped := ANALYSIS.why_skip(video)) is not None:
+        return skipped
+    if video.attempts >= ANALYSIS.max_attempts:
+        # RQ's retries after runs that recovery gave back: enough.
+        ANALYSIS.fail(video, ANALYSIS.gave_up)
         return "gave up"
     if not video.mark_processing():
         return "running elsewhere"  # another copy of the job claimed it first
-    _finish(video)
+    ANALYSIS.publish(video)
     saved: list[str] = []
     try:
         with _heartbeat(video.pk), _local_path(video) as path, tempfile.TemporaryDirectory() as out:
@@ -314,10 +287,7 @@ def analyze_video(video_id: int) -> str:
                 else None
             )
             with transaction.atomic():
-                # Only the newest run may write its result: if recovery gave the video to
-                # another run meanwhile (it took this one for dead), that one's stands.
-                current = Video.objects.select_for_update().filter(pk=video.pk).values("attempts").first()
-                if current is None or current["attempts"] != video.attempts:
+                if ANALYSIS.superseded(video):
                     raise _Superseded
                 analysis = _store(video, result, Path(out), local_seconds, saved)
                 if asked is not None:
@@ -332,25 +302,11 @@ def analyze_video(video_id: int) -> str:
             delete_files(saved)
             return "video deleted"
         if not isinstance(exc, AnalysisError):
-            _unexpected_failure(video)
+            ANALYSIS.retry_or_fail(video)
             raise
         # The file itself is the problem: trying again will not help.
-        video.mark_failed(exc.reason)
-        _finish(video)
-        _announce(video, None)
+        ANALYSIS.fail(video, exc.reason)
         return "failed"
-    _finish(video)
+    ANALYSIS.publish(video)
     _announce(video, analysis)
     return "done"
-
-
-def _unexpected_failure(video: Video) -> None:
-    """Retry through RQ while retries are left; after the last, the video fails."""
-    job = get_current_job()
-    if job is not None and (job.retries_left or 0) > 0:
-        video.mark_retrying()
-        _finish(video)
-    else:
-        video.mark_failed(UNEXPECTED)
-        _finish(video)
-        _announce(video, None)

@@ -8,8 +8,9 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from analysis.jobs import analysis_finished
         from chat import jobs
-        from videochat.worker import worker_maintenance
+        from core.jobs import register
 
         # Chat hears of finished analyses through the pipeline's signal; analysis never imports chat.
         analysis_finished.connect(jobs.on_analysis_finished, dispatch_uid="chat-analysis-finished")
-        worker_maintenance.connect(jobs.on_worker_maintenance, dispatch_uid="chat-recover-replies")
+        # Workers' maintenance and `manage.py queue` recover replies with every other kind of job.
+        register(jobs.REPLY)

@@ -1,21 +1,20 @@
 """Assistant replies as queue jobs (queue `high`), streamed to the owner's pages.
 
 Each chunk is pushed through the channel layer as it is produced; the whole
-reply is saved when complete. A reply whose worker died is queued again once,
-then marked failed, so nothing stays "streaming" forever.
+reply is saved when complete. Enqueueing, retries and recovery are the job
+runner's (core.jobs): a reply whose worker died is queued again once, then
+marked failed, so nothing stays "streaming" forever.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rq import Retry, get_current_job
+from rq import Retry
 
 from analysis import gemini
 from analysis.models import Video
@@ -24,55 +23,69 @@ from chat.assistant import get_provider
 from chat.assistant.base import ProviderError, Turn, VideoFacts
 from chat.models import Conversation, Message
 from chat.streams import text_length
-from core.queue import enqueue_once, fetch, why_not_alive
+from core.jobs import JobKind
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "high"
-RETRY = Retry(max=2, interval=[2, 10])
 HISTORY_LIMIT = 40
 TOUCH_SECONDS = 2.0
-UNEXPECTED = "The assistant stopped on an unexpected error. Press Retry to ask again."
-CUT_OFF = "The reply was cut off before it finished. Press Retry to ask again."
 MAX_RECOVERIES = 2
 
 
-def job_id(message: Message) -> str:
-    return f"reply-{message.uuid.hex}"
+class AssistantReply(JobKind):
+    name = "reply"
+    model = Message
+    waiting, running = Message.Status.PENDING, Message.Status.STREAMING
+    job = "chat.jobs.write_reply"
+    job_prefix = "reply"
+    description = "assistant reply"
+    queue = "high"
+    retry = Retry(max=2, interval=[2, 10])
+    job_timeout = 300
+    result_ttl = 3600
+    stale_note = "no chunk written"
+    max_attempts = MAX_RECOVERIES
+    gave_up = "The reply was cut off before it finished. Press Retry to ask again."
+    unexpected = "The assistant stopped on an unexpected error. Press Retry to ask again."
+    owner_path = "conversation__owner"
+    title = "open replies"
+    counted = ("reply", "replies")
+
+    @property
+    def stale_seconds(self) -> int:
+        return settings.CHAT_STALE_SECONDS
+
+    def publish(self, message: Message) -> None:
+        # A Redis that is away must not fail (or kill) the job that saved the row.
+        cache.bump_after_save(message.conversation.owner_id)
+        live.push_message(message)
+        if not message.is_open:
+            live.end_stream(message)
+
+    def requeue(self, message: Message, reason: str) -> bool:
+        message.mark_pending()
+        return True
+
+    def retry_later(self, message: Message) -> None:
+        message.mark_pending()
+
+    def doing(self, message: Message) -> str:
+        return "writing"
+
+
+REPLY = AssistantReply()
+job_id = REPLY.job_id
+why_waiting = REPLY.why_waiting
 
 
 def enqueue_reply(message: Message) -> None:
     """Queue the reply once the current transaction commits."""
-    transaction.on_commit(lambda: _enqueue(message), robust=True)
+    REPLY.enqueue_on_commit(message)
 
 
-def _enqueue(message: Message, *, force: bool = False) -> bool:
-    return enqueue_once(
-        QUEUE,
-        write_reply,
-        message.pk,
-        job_id=job_id(message),
-        force=force,
-        retry=RETRY,
-        job_timeout=300,
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"assistant reply {message.uuid}",
-    )
-
-
-def why_waiting(message: Message) -> str | None:
-    """Why an open reply's job will not run as things stand (None: it will, or does)."""
-    connection = django_rq.get_connection(QUEUE)
-    job = fetch(job_id(message), connection)
-    reason = why_not_alive(job, connection)
-    stale_after = timedelta(seconds=settings.CHAT_STALE_SECONDS)
-    writing = message.status == Message.Status.STREAMING and not message.is_stalled(stale_after)
-    if reason is not None and writing and job is None:
-        return None  # chunks are being written now; a Redis restarted empty remembers no job
-    if reason is None and message.is_stalled(stale_after):
-        reason = f"no chunk written for over {int(stale_after.total_seconds())} s"
-    return reason
+def recover_replies() -> int:
+    """Queue again open replies whose job will not run; fail those cut off too often."""
+    return len(REPLY.recover())
 
 
 def video_facts(video: Video) -> VideoFacts:
@@ -109,12 +122,8 @@ def write_reply(message_id: int) -> str:
     message = Message.objects.select_related("conversation").filter(pk=message_id).first()
     if message is None:
         return "message deleted"
-    if message.status == Message.Status.COMPLETE:
-        return "already complete"
-    stale_after = timedelta(seconds=settings.CHAT_STALE_SECONDS)
-    if message.status == Message.Status.STREAMING and not message.is_stalled(stale_after):
-        return "running elsewhere"
-    owner_id = message.conversation.owner_id
+    if (skipped := REPLY.why_skip(message)) is not None:
+        return skipped
     videos = list(message.conversation.attached_videos())
     try:
         provider = get_provider()
@@ -138,36 +147,19 @@ def write_reply(message_id: int) -> str:
                 Message.objects.filter(pk=message.pk).update(text="".join(parts), updated_at=timezone.now())
                 touched = time.monotonic()
         with transaction.atomic():
-            # Only the newest run may write the reply: if recovery gave it to another
-            # run meanwhile (it took this one for dead), that one's stands.
-            current = Message.objects.select_for_update().filter(pk=message.pk).values("attempts").first()
-            if current is None or current["attempts"] != message.attempts:
+            if REPLY.superseded(message):
                 return "superseded by a later run"
             message.mark_complete("".join(parts))
             if message.kind == Message.Kind.REPLY:
                 message.waiting_for.set([v for v in videos if not v.is_finished])
     except ProviderError as exc:
-        message.mark_failed(str(exc))
-        return _finish(message, owner_id, "failed")
+        REPLY.fail(message, str(exc))
+        return "failed"
     except Exception:
-        job = get_current_job()
-        if job is not None and (job.retries_left or 0) > 0:
-            message.mark_pending()
-        else:
-            message.mark_failed(UNEXPECTED)
-        _finish(message, owner_id, "error")
+        REPLY.retry_or_fail(message)
         raise
-    return _finish(message, owner_id, "complete")
-
-
-def _finish(message: Message, owner_id: int, outcome: str) -> str:
-    """Tell the pages. Best effort: the row is saved, and a Redis that is away must
-    not fail (or kill) the job that saved it."""
-    cache.bump_after_save(owner_id)
-    live.push_message(message)
-    if not message.is_open:
-        live.end_stream(message)
-    return outcome
+    REPLY.publish(message)
+    return "complete"
 
 
 def on_analysis_finished(sender, video: Video, analysis=None, **kwargs) -> None:
@@ -190,32 +182,3 @@ def on_analysis_finished(sender, video: Video, analysis=None, **kwargs) -> None:
             enqueue_reply(summary)
         cache.bump(conversation.owner_id)
         live.push_new_messages(conversation, [summary])
-
-
-def recover_replies() -> int:
-    """Queue again open replies whose job will not run; fail those cut off too often."""
-    count = 0
-    for message in Message.objects.filter(status__in=[Message.Status.PENDING, Message.Status.STREAMING]):
-        reason = why_waiting(message)
-        if reason is None:
-            continue
-        if not Message.objects.filter(
-            pk=message.pk, status=message.status, attempts=message.attempts
-        ).exists():
-            continue  # it completed, or a new run took it, since we read it
-        if message.attempts >= MAX_RECOVERIES:
-            message.mark_failed(CUT_OFF)
-            _finish(message, message.conversation.owner_id, "failed")
-        else:
-            if message.status == Message.Status.STREAMING:
-                # Back to pending first: the new run must not take the dead one for a live one.
-                message.mark_pending()
-                _finish(message, message.conversation.owner_id, "pending")
-            _enqueue(message, force=True)
-            logger.warning("re-queued reply %s: %s", message.uuid, reason)
-        count += 1
-    return count
-
-
-def on_worker_maintenance(sender, **kwargs) -> int:
-    return recover_replies()

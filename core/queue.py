@@ -1,4 +1,6 @@
-"""What every queue job shares: enqueue once, and the one rule for "is this job really alive".
+"""What Redis really holds: enqueue once, and the one rule for "is this job really alive".
+
+The job runner (core.jobs) builds on this for jobs tied to database rows.
 
 The database row is the truth and Redis is transport. Redis can say a job is
 queued when no queue holds it (a dead worker's socket swallowed it), or started
@@ -121,7 +123,9 @@ def why_not_alive(job: Job | None, connection: Redis) -> str | None:
     return f"its job ended ({status})"
 
 
-def enqueue_once(queue_name: str, func: Callable, *args, job_id: str, force: bool = False, **options) -> bool:
+def enqueue_once(
+    queue_name: str, func: Callable | str, *args, job_id: str, force: bool = False, **options
+) -> bool:
     """Queue `func(*args)` under `job_id` unless that job is already alive.
 
     `force` queues it even so: recovery, once it has decided (why_not_alive)

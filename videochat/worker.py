@@ -14,7 +14,8 @@ Redis is transport):
   few seconds (core.queue.keep_alive). A job started by a worker whose key is
   gone is lost, whatever its record in Redis says.
 - **Maintenance every QUEUE_MAINTENANCE_SECONDS (30), busy or idle.** The same thread
-  sends `worker_maintenance` (each app re-queues what will not run) — RQ's own
+  recovers every kind of job the apps registered (core.jobs: each re-queues
+  what will not run, as `manage.py queue recover` does) — RQ's own
   maintenance runs only between jobs, and an idle worker blocks on the queue
   for minutes. One worker in the fleet does it per period (a Redis lock).
 - **The scheduler is a thread, not a forked process.** RQ forks its scheduler;
@@ -36,25 +37,25 @@ import time
 import redis
 from django.conf import settings
 from django.db import close_old_connections
-from django.dispatch import Signal
 from rq.scheduler import RQScheduler
 from rq.worker import SimpleWorker
 
+from core import jobs
 from core.queue import LIVENESS_RENEW_SECONDS, forget, keep_alive
 
 logger = logging.getLogger(__name__)
-
-# Sent with no arguments; receivers re-enqueue what they find lost.
-worker_maintenance = Signal()
 
 MAINTENANCE_LOCK = "vc:maintenance-lock"
 RECONNECT_MAX_SECONDS = 30
 
 
 def run_maintenance() -> None:
-    for receiver, result in worker_maintenance.send_robust(sender=None):
-        if isinstance(result, Exception):
-            logger.error("maintenance by %s failed: %s", receiver, result, exc_info=result)
+    """Recover every kind of job; one kind's failure does not keep the others from theirs."""
+    for kind in jobs.kinds():
+        try:
+            kind.recover()
+        except Exception:
+            logger.exception("recovering lost %s jobs failed", kind.name)
 
 
 class _SchedulerThread(threading.Thread):

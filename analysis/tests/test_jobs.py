@@ -156,6 +156,22 @@ def test_recover_requeues_only_what_the_queue_lost(owner, clips, make_video):
     assert queue.count == 2
 
 
+def test_recovery_fails_a_video_that_has_had_its_runs(owner, clips, make_video, settings):
+    settings.ANALYSIS_MAX_ATTEMPTS = 2
+    video = make_video(
+        owner,
+        clips["short"].path,
+        status=Video.Status.PROCESSING,
+        attempts=2,
+        heartbeat_at=timezone.now() - timedelta(minutes=10),
+    )
+    assert [v.pk for v in jobs.recover_lost()] == [video.pk]
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED
+    assert "several times" in video.failure_reason
+    assert django_rq.get_queue("default").count == 0
+
+
 def test_deleting_an_account_deletes_its_files(owner, clips, make_video, django_capture_on_commit_callbacks):
     video = make_video(owner, clips["short"].path)
     jobs.analyze_video(video.pk)

@@ -26,7 +26,7 @@ def _swallow(job_id: str) -> None:
 
 def test_it_finds_a_job_marked_queued_that_no_queue_holds(owner, clips, make_video):
     video = make_video(owner, clips["short"].path)
-    jobs._enqueue(video, "default")
+    jobs.ANALYSIS.enqueue(video)
     assert jobs.why_waiting(video) is None
     _swallow(jobs.job_id(video))
     job = django_rq.get_queue("default").fetch_job(jobs.job_id(video))
@@ -38,7 +38,7 @@ def test_queue_recover_brings_back_a_swallowed_job(owner, clips, make_video):
     from django.core.management import call_command
 
     video = make_video(owner, clips["short"].path)
-    jobs._enqueue(video, "default")
+    jobs.ANALYSIS.enqueue(video)
     _swallow(jobs.job_id(video))
     # Re-analyse and a plain enqueue no longer take the record's word for it either.
     call_command("queue", "recover", stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -48,7 +48,7 @@ def test_queue_recover_brings_back_a_swallowed_job(owner, clips, make_video):
 
 def test_a_job_popped_a_moment_ago_is_not_lost(owner, clips, make_video):
     video = make_video(owner, clips["short"].path)
-    jobs._enqueue(video, "default")
+    jobs.ANALYSIS.enqueue(video)
     django_rq.get_connection("default").lrem("rq:queue:default", 0, jobs.job_id(video))
     assert jobs.why_waiting(video) is None  # a worker is about to mark it started
 
@@ -56,7 +56,7 @@ def test_a_job_popped_a_moment_ago_is_not_lost(owner, clips, make_video):
 def test_a_started_job_is_alive_only_while_its_worker_is(owner, clips, make_video):
     connection = django_rq.get_connection("default")
     video = make_video(owner, clips["short"].path)
-    jobs._enqueue(video, "default")
+    jobs.ANALYSIS.enqueue(video)
     job = django_rq.get_queue("default").fetch_job(jobs.job_id(video))
     django_rq.get_queue("default").remove(job)
     job.worker_name = "worker-1"

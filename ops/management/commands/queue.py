@@ -1,20 +1,19 @@
 """`manage.py queue status` and `manage.py queue recover`: keep the queue healthy.
 
-Both read the same rule the workers' maintenance uses (core.queue): a job is
-alive only if the queue still holds it or a live worker runs it.
+Both go through every kind of job the apps registered (core.jobs), with the
+same rule and the same recovery the workers' maintenance uses: a job is alive
+only if the queue still holds it or a live worker runs it.
 """
 
 from __future__ import annotations
 
 import django_rq
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from rq import Worker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from analysis import jobs as analysis_jobs
-from analysis.models import Video
-from chat import jobs as chat_jobs
-from chat.models import Message
+from core import jobs
 from core.queue import is_worker_alive, release_stale_scheduler_locks
 
 QUEUES = ("high", "default", "low")
@@ -33,11 +32,12 @@ class Command(BaseCommand):
         released = release_stale_scheduler_locks(django_rq.get_connection("default"), QUEUES)
         if released:
             self.stdout.write(f"released the stale scheduler lock of {', '.join(released)}")
-        videos = analysis_jobs.recover_lost()
-        replies = chat_jobs.recover_replies()
-        self.stdout.write(
-            f"re-queued {len(videos)} video(s) and {replies} repl{'y' if replies == 1 else 'ies'}"
-        )
+        counts = []
+        for kind in jobs.kinds():
+            recovered = len(kind.recover())
+            one, many = kind.counted
+            counts.append(f"{recovered} {one if recovered == 1 else many}")
+        self.stdout.write(f"re-queued {' and '.join(counts)}")
 
     def print_status(self) -> None:
         connection = django_rq.get_connection("default")
@@ -55,28 +55,19 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {worker.name} {worker.get_state()}{f' on {job.description}' if job else ''}"
             )
-        self.print_waiting(
-            "unfinished videos",
-            [
-                (f"{v.uuid} {v.status:<10} {v.owner.email}", v.stage, analysis_jobs.why_waiting(v))
-                for v in Video.objects.unfinished().select_related("owner").order_by("created_at")
-            ],
-        )
-        self.print_waiting(
-            "open replies",
-            [
-                (f"{m.uuid} {m.status:<10} {m.conversation.owner.email}", "writing", chat_jobs.why_waiting(m))
-                for m in Message.objects.filter(status__in=[Message.Status.PENDING, Message.Status.STREAMING])
-                .select_related("conversation__owner")
-                .order_by("created_at")
-            ],
-        )
+        for kind in jobs.kinds():
+            self.print_open_rows(kind)
 
-    def print_waiting(self, title: str, rows: list[tuple[str, str, str | None]]) -> None:
-        self.stdout.write(f"{title}: {len(rows)}")
-        for label, doing, reason in rows:
+    def print_open_rows(self, kind: jobs.JobKind) -> None:
+        rows = list(kind.open_rows())
+        self.stdout.write(f"{kind.title}: {len(rows)}")
+        for row in rows:
+            reason = kind.why_waiting(row)
             if reason is None:
-                note = f"{doing}; its job is queued or running on a live worker"
+                note = f"{kind.doing(row)}; its job is queued or running on a live worker"
             else:
-                note = f"{reason}: recovery (every worker, every 30 s, or `queue recover`) queues it again"
-            self.stdout.write(f"  {label}: {note}")
+                note = (
+                    f"{reason}: recovery (every worker, every {settings.QUEUE_MAINTENANCE_SECONDS} s, "
+                    f"or `queue recover`) {kind.recovery_plan(row)}"
+                )
+            self.stdout.write(f"  {row.uuid} {row.status:<10} {kind.owner(row).email}: {note}")
