@@ -14,16 +14,17 @@ Every process it starts is stopped on the way out, Ctrl-C included.
 1. **Replies.** With a websocket open on /ws/events/ (as the page has), it
    posts a question with the video attached to /chat/<uuid>/send/ as htmx
    does, one after another, and times from just before the POST to the
-   first streamed chunk of that reply on the websocket and to the final push
-   of the complete reply. A reader task timestamps every websocket message;
+   first text of that reply on the websocket (a streamed chunk, or the whole
+   reply when it was written before its first chunk went out) and to the
+   final push of the complete reply. A reader task timestamps every websocket message;
    they are matched to replies afterwards (chunks can arrive before the
    POST's answer is read). RQ's own job stamps split each reply into web,
    queue and job time; /proc gives the CPU each reply cost. Rounds alternate
-   four workers, so all see the same machine: the project's forking Worker,
-   and three candidate fixes from bench/chat_worker.py (a parent warmed up
-   before it forks; RQ's SimpleWorker, no fork per job; SimpleWorker pushing
-   through one long-lived event loop). Then the job body is timed step by
-   step in a forked child exactly as a work horse runs it.
+   two workers, so both see the same machine: the project's own worker
+   (videochat.worker.Worker: jobs in process, pushes on one long-lived event
+   loop), whose figures are the headline, and RQ's stock forking Worker (a
+   work horse forked per job) as the baseline. Then the job body is timed
+   step by step, in process and in a fresh fork as a work horse runs it.
 2. **Thread page.** Two Daphne servers on the same database and Redis, one
    with CHAT_READ_CACHE=false, are driven in turn (A/B rounds of a fixed
    duration) by the same asyncio httpx load, 16 connections by default.
@@ -203,13 +204,10 @@ def _ms(seconds: float) -> float:
 
 
 def profile_job(conversation_uuid: str, out_path: str) -> None:
-    """Time the reply job's body as a work horse runs it: in a fresh fork, cold, then warm.
+    """Time the reply job's body in process, as the project's worker runs it, and in a fresh fork.
 
     Writes JSON to out_path: the fork cost of this (worker-sized) process and,
-    for each variant, when each step of `write_reply` happened. The "loop"
-    variants push through one long-lived event loop (bench.chat_worker)
-    instead of `async_to_sync`, which starts a thread and an event loop and
-    opens a Redis connection for every single push.
+    for each variant, when each step of `write_reply` happened.
     """
     import cProfile
     import io
@@ -218,7 +216,6 @@ def profile_job(conversation_uuid: str, out_path: str) -> None:
     from django.db import connections
     from django_rq.utils import reset_db_connections
 
-    from bench.chat_worker import push_html_on_one_loop, warm_up
     from chat import jobs, live
     from chat.models import Conversation, Message
 
@@ -334,18 +331,9 @@ def profile_job(conversation_uuid: str, out_path: str) -> None:
         "cold_fork": [in_fork(new_reply()) for _ in range(5)],
         "cold_fork_profile": in_fork(new_reply(), profile=True),
     }
-    # Warm this process as bench.chat_worker.WarmForkWorker does, then fork again.
-    warm_up()
-    results["warm_fork"] = [in_fork(new_reply()) for _ in range(5)]
-    run_job(new_reply(), False)
+    run_job(new_reply(), False)  # the project's worker is warm after its first job
     results["in_process"] = [run_job(new_reply(), False) for _ in range(5)]
     results["in_process_profile"] = run_job(new_reply(), True)
-    async_to_sync_push = implementations["push_html"]
-    implementations["push_html"] = push_html_on_one_loop
-    results["warm_fork_loop"] = [in_fork(new_reply()) for _ in range(5)]
-    run_job(new_reply(), False)
-    results["in_process_loop"] = [run_job(new_reply(), False) for _ in range(5)]
-    implementations["push_html"] = async_to_sync_push
     Path(out_path).write_text(json.dumps(results))
 
 
@@ -633,12 +621,12 @@ class Socket:
 
 def match(reply: Reply, received: list[tuple[float, str]]) -> None:
     """Find the reply's pushes among everything the socket received (idempotent)."""
-    stream = f'id="message-{reply.uuid}-stream" data-swap="chunk"'
+    stream = f'id="message-{reply.uuid}-stream"'
     whole = f'id="message-{reply.uuid}"'
     reply.first_push = reply.first_chunk = reply.complete = None
     reply.chunks = 0
     for at, text in received[reply.seen :]:
-        if stream in text:
+        if stream in text and 'data-swap="chunk"' in text:
             reply.chunks += 1
             if reply.first_chunk is None:
                 reply.first_chunk = at
@@ -647,6 +635,10 @@ def match(reply: Reply, received: list[tuple[float, str]]) -> None:
                 reply.first_push = at
             if 'data-status="complete"' in text and reply.complete is None:
                 reply.complete = at
+                # A reply written faster than the first chunk is flushed arrives whole:
+                # its text first shows with it.
+                if reply.first_chunk is None:
+                    reply.first_chunk = at
 
 
 def job_times(redis_client, reply: Reply) -> dict[str, float]:
@@ -780,10 +772,8 @@ async def drive(client, server_pid: int, url: str, concurrency: int, seconds: fl
 
 WORKERS = {
     # kind: (label, --worker-class or None for the project's settings.RQ["WORKER_CLASS"], figure prefix)
-    "fork": ("forking Worker (project's)", None, ""),
-    "warm": ("forking, warmed-up parent", "bench.chat_worker.WarmForkWorker", "warm_fork_"),
-    "simple": ("SimpleWorker (no fork)", "rq.worker.SimpleWorker", "simple_worker_"),
-    "loop": ("SimpleWorker + one push loop", "bench.chat_worker.SimpleLoopWorker", "simple_loop_"),
+    "project": ("the project's worker", None, ""),
+    "fork": ("RQ's forking Worker (baseline)", "rq.worker.Worker", "rq_fork_"),
 }
 
 
@@ -806,7 +796,7 @@ async def figure_replies(args, procs: Processes, env, workdir, server, ids, pass
     import httpx
 
     port = server.port
-    kinds = ["fork"] if args.fork_only else list(WORKERS)
+    kinds = ["project"] if args.project_only else list(WORKERS)
     per_round = max(1, args.replies // args.reply_rounds)
     results = {kind: Replies() for kind in kinds}
     deadline = time.monotonic() + args.reply_time_cap
@@ -898,11 +888,8 @@ def print_job_profile(data: dict) -> None:
     print(f"   one fork + exit + wait of such a process: {data['fork_exit_wait_ms']:.1f} ms")
     print(f"   {'variant':36}{'to 1st push':>12}{'to 1st chunk':>13}{'whole job':>10}")
     variants = (
-        ("cold_fork", "fresh fork of a cold parent (RQ)"),
-        ("warm_fork", "fresh fork of a warmed-up parent"),
-        ("in_process", "in process, warm (SimpleWorker)"),
-        ("warm_fork_loop", "warmed-up fork, one push loop"),
-        ("in_process_loop", "in process, one push loop"),
+        ("in_process", "in process (the project's worker)"),
+        ("cold_fork", "fresh fork of a cold parent (RQ's)"),
     )
     for key, label in variants:
         runs = data[key]
@@ -1023,18 +1010,10 @@ FIGURE_ORDER = [
     "queue_pickup_p50_ms",
     "job_to_first_chunk_p50_ms",
     "worker_cpu_ms_per_reply",
-    "warm_fork_first_chunk_p95_ms",
-    "warm_fork_first_chunk_p50_ms",
-    "warm_fork_full_reply_p95_ms",
-    "warm_fork_worker_cpu_ms_per_reply",
-    "simple_worker_first_chunk_p95_ms",
-    "simple_worker_first_chunk_p50_ms",
-    "simple_worker_full_reply_p95_ms",
-    "simple_worker_worker_cpu_ms_per_reply",
-    "simple_loop_first_chunk_p95_ms",
-    "simple_loop_first_chunk_p50_ms",
-    "simple_loop_full_reply_p95_ms",
-    "simple_loop_worker_cpu_ms_per_reply",
+    "rq_fork_first_chunk_p95_ms",
+    "rq_fork_first_chunk_p50_ms",
+    "rq_fork_full_reply_p95_ms",
+    "rq_fork_worker_cpu_ms_per_reply",
     "healthz_rps",
     "thread_cached_p95_ms",
     "thread_uncached_p95_ms",
@@ -1134,7 +1113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reply-rounds", type=int, default=2, help="alternating rounds per worker class")
     parser.add_argument("--warmups", type=int, default=3, help="unmeasured replies after each worker start")
     parser.add_argument("--reply-time-cap", type=float, default=240, help="seconds for all reply rounds")
-    parser.add_argument("--fork-only", action="store_true", help="only the project's worker, no comparison")
+    parser.add_argument(
+        "--project-only", action="store_true", help="only the project's worker, no baseline beside it"
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10, help="load seconds per thread server")
     parser.add_argument("--load-rounds", type=int, default=2, help="A/B rounds the seconds are split into")
