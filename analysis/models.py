@@ -85,7 +85,7 @@ class Video(models.Model):
     @property
     def latest_analysis(self) -> Analysis | None:
         """The newest local analysis: the one with the metadata, scenes and transcript."""
-        return self.analyses.filter(analyzer=Analysis.LOCAL).order_by("-created_at", "-id").first()
+        return self.analyses.newest_local().first()
 
     @property
     def media_prefix(self) -> str:
@@ -185,6 +185,12 @@ class Video(models.Model):
         return last_seen is None or timezone.now() - last_seen > stale_after
 
 
+class AnalysisQuerySet(models.QuerySet["Analysis"]):
+    def newest_local(self) -> AnalysisQuerySet:
+        """Local analyses, newest first: the first is the one with the metadata, scenes and transcript."""
+        return self.filter(analyzer=Analysis.LOCAL).order_by("-created_at", "-id")
+
+
 class Analysis(models.Model):
     """One analysis of a video. Re-analysis adds a row; the history is kept."""
 
@@ -207,6 +213,8 @@ class Analysis(models.Model):
     extra = models.JSONField(default=dict, blank=True)
     wall_time = models.FloatField(help_text="Seconds the analysis took.")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AnalysisQuerySet.as_manager()
 
     class Meta:
         db_table = "video_analysis"

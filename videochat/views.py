@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from analysis.views import videos_page
+from analysis.selectors import videos_page
 from chat.views import conversations_page
 from core.http import came_from
 from videochat import outages

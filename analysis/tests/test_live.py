@@ -93,9 +93,9 @@ async def test_re_analyse_pushes_the_queued_status(owner_client, owner, clips, m
 def test_the_first_page_of_videos_listens_for_new_videos_and_later_pages_do_not(
     owner_client, owner, clips, make_video, monkeypatch
 ):
-    from analysis import views
+    from analysis import selectors
 
-    monkeypatch.setattr(views, "VIDEOS_PER_PAGE", 1)
+    monkeypatch.setattr(selectors, "VIDEOS_PER_PAGE", 1)
     make_video(owner, clips["short"].path)
     make_video(owner, clips["other"].path)
     first = owner_client.get(reverse("analysis:video-list")).content.decode()

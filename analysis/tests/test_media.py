@@ -8,9 +8,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from analysis.media import parse_range
 from analysis.models import Video
 from analysis.tests.test_pages import make_analysis
-from analysis.views import parse_range
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +234,7 @@ def test_parse_range(header, expected):
     ("header", "size"), [("bytes=100-", 100), ("bytes=-0", 100), ("bytes=-5", 0), ("bytes=0-", 0)]
 )
 def test_parse_range_unsatisfiable(header, size):
-    from analysis.views import RangeNotSatisfiable
+    from analysis.media import RangeNotSatisfiable
 
     with pytest.raises(RangeNotSatisfiable):
         parse_range(header, size)

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from analysis import cache, charts, jobs, services, views
+from analysis import cache, charts, jobs, selectors, services
 from analysis.models import Analysis, Video
 from analysis.templatetags.video_tags import mmss
 
@@ -150,7 +150,7 @@ def test_it_shows_poster_duration_and_status(owner_client, done_video):
 
 
 def test_it_pages_a_long_list_newest_first(owner_client, owner, clips, make_video, monkeypatch):
-    monkeypatch.setattr(views, "VIDEOS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors, "VIDEOS_PER_PAGE", 2)
     now = timezone.now()
     for n in range(5):  # video-0 is the oldest
         make_video(
