@@ -16,6 +16,8 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from videochat.timefmt import parse_clock
+
 TIME = re.compile(r"(?<![\d:])(?:(\d{1,2}):)?([0-5]?\d):([0-5]\d)(?![\d:])")
 
 ALLOWED_TAGS = {
@@ -26,8 +28,7 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title", "class", "data-seek"}, "th": {"alig
 
 
 def seconds_of(match: re.Match[str]) -> int:
-    hours, minutes, seconds = match.group(1), match.group(2), match.group(3)
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    return int(parse_clock(match.group(0)))
 
 
 def _link_times(state: StateCore) -> None:

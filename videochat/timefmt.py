@@ -8,12 +8,14 @@ forms into links that seek the player (see ``chat.markdown.TIME``).
 from __future__ import annotations
 
 import math
+import re
 
 # Stored times are rounded to the millisecond; without this, a value like
 # 11.9999999 (float arithmetic on 12.0) would be cited a second early.
 _TOLERANCE = 1e-6
 
 EN_DASH = "\N{EN DASH}"
+_CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,3}):(\d{1,2}(?:\.\d+)?)\s*$")
 
 
 def format_time(seconds: float) -> str:
@@ -32,3 +34,12 @@ def format_range(start: float, end: float) -> str:
 def format_seconds(seconds: float) -> str:
     """A length of time in seconds: 4.04 → "4.0 s", 75.25 → "75.3 s", 612 → "612 s"."""
     return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"
+
+
+def parse_clock(text: str) -> float | None:
+    """A clock reading in seconds: "01:15" → 75.0, "1:02:03" → 3723.0, "00:04.5" → 4.5; None if not one."""
+    match = _CLOCK.match(text)
+    if match is None:
+        return None
+    hours, minutes, secs = match.groups()
+    return int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)

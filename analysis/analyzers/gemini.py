@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel, Field
 
-from videochat.timefmt import format_time
+from videochat.timefmt import format_time, parse_clock
 
 logger = logging.getLogger(__name__)
 
@@ -339,18 +338,15 @@ def is_fresh(expires: datetime | None, *, now: datetime | None = None) -> bool:
 
 # --- the answer as plain data ----------------------------------------------------
 
-_CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,3}):(\d{1,2}(?:\.\d+)?)\s*$")
-
 
 def seconds(value: object) -> float | None:
     """A cited time in seconds: "01:15" → 75.0, "1:02:03" → 3723.0, "75" → 75.0; None for no time."""
     if isinstance(value, int | float):
         return float(value) if value >= 0 else None
     text = str(value)
-    match = _CLOCK.match(text)
-    if match:
-        hours, minutes, secs = match.groups()
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
+    clock = parse_clock(text)
+    if clock is not None:
+        return clock
     try:
         number = float(text)
     except ValueError:

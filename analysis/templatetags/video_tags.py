@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from videochat import units
-from videochat.timefmt import format_time
+from videochat.timefmt import format_seconds, format_time
 
 register = template.Library()
 
@@ -68,9 +68,7 @@ def channels(count) -> str:
 def seconds(value) -> str:
     """A duration in seconds for a person: 0.4 → "0.4 s", 75.25 → "75.3 s"."""
     number = _number(value)
-    if number is None:
-        return ""
-    return f"{number:.1f} s" if number < 100 else f"{number:.0f} s"
+    return "" if number is None else format_seconds(number)
 
 
 @register.filter
