@@ -15,9 +15,9 @@ PASSWORD = "correct horse battery staple 42"
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory):
+    """Small clips with known content, made once per test run."""
     from analysis.tests.clips import make_clip
 
-    """Small clips with known content, made once per test run."""
     folder = tmp_path_factory.mktemp("clips")
     return {
         "short": make_clip(folder / "short.mp4", duration=4.0, size=(320, 180), fps=25, cuts=(1.2, 2.6)),
