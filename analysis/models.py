@@ -99,12 +99,14 @@ class Video(models.Model):
         self.save(update_fields=[*fields, "version"])
 
     def mark_queued(self) -> None:
+        """Queued for a fresh analysis: its runs are counted from none again."""
         self.status = self.Status.QUEUED
         self.progress = 0
         self.stage = "Waiting in the queue"
         self.failure_reason = ""
         self.finished_at = None
-        self._save_change(["status", "progress", "stage", "failure_reason", "finished_at"])
+        self.attempts = 0
+        self._save_change(["status", "progress", "stage", "failure_reason", "finished_at", "attempts"])
 
     def mark_processing(self) -> bool:
         """Claim the video for one run: True if this run has it.

@@ -191,16 +191,17 @@ class Driver:
             response = self.client.post(
                 "/videos/upload/",
                 files={"files": (clip.path.name, data, "video/mp4")},
-                headers={"X-CSRFToken": self.headers["X-CSRFToken"], "Accept": "application/json"},
+                headers={"X-CSRFToken": self.headers["X-CSRFToken"], "HX-Request": "true"},
             )
         clip.path.unlink()
-        outcome = response.json()["files"][0] if response.status_code == 200 else {}
-        if not outcome.get("accepted") or outcome.get("duplicate"):
-            self.user.errors.append(f"upload {number}: HTTP {response.status_code} {outcome}")
+        # The page's answer: the file's verdict, naming its video when it was taken.
+        accepted = re.search(r'data-code="accepted" data-video="([0-9a-f-]{36})"', response.text)
+        if response.status_code != 200 or accepted is None:
+            self.user.errors.append(f"upload {number}: HTTP {response.status_code} {response.text[:200]}")
             return
         self.user.uploads += 1
         if self.user.uploads % 2 == 1:  # every other upload goes with the next question
-            self.to_attach = outcome["video"]
+            self.to_attach = accepted.group(1)
 
     def close(self) -> None:
         self.client.close()

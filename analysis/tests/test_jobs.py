@@ -87,6 +87,21 @@ def test_it_gives_up_after_too_many_attempts(owner, clips, make_video, settings)
     assert "several times" in video.failure_reason
 
 
+def test_a_fresh_analysis_counts_its_runs_from_none(owner, clips, make_video, settings):
+    """Each analysis run counts an attempt; re-analysing starts the count again."""
+    settings.ANALYSIS_MAX_ATTEMPTS = 2
+    from analysis.services import video_reanalyze
+
+    video = make_video(owner, clips["short"].path)
+    for _ in range(3):
+        assert jobs.analyze_video(video.pk) == "done"
+        video.refresh_from_db()
+        assert video.status == Video.Status.DONE
+        video_reanalyze(video=video)
+        video.refresh_from_db()
+        assert video.attempts == 0
+
+
 def test_it_pushes_progress_to_the_owner_only(owner, outsider, clips, make_video):
     layer = get_channel_layer()
     mine = async_to_sync(layer.new_channel)()

@@ -13,7 +13,7 @@ the supervisor: it restarts a worker it killed, as make run would, and counts
 any process that exits on its own.
 
 Several users (threads, plain HTTP with a cookie jar) sign up through the real
-form and keep going for the whole run: they upload clips (JSON answers), send
+form and keep going for the whole run: they upload clips, send
 chat messages as the page does (htmx), create conversations and read pages.
 A 503 is fine while something is down (they wait its Retry-After and try
 again, logging in again when a restarted Redis lost their session); a 500 is
@@ -106,6 +106,7 @@ QUESTIONS = (
     "Are there silent parts?",
 )
 MESSAGE_ID = re.compile(r'<article id="message-([0-9a-f-]{36})" class="chat-message role-(user|assistant)')
+ACCEPTED_UPLOAD = re.compile(r'data-code="(?:accepted|duplicate)" data-video="([0-9a-f-]{36})"')
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -730,10 +731,11 @@ class User(threading.Thread):
         """Upload the first of `clips` (taken off the list once answered); the videos it made."""
         clip = clips[0]
         files = [("files", (f"{self.name}-{clip.name}", clip.read_bytes(), "video/mp4"))]
-        response = self.post("/videos/upload/", files=files, headers={"Accept": "application/json"})
+        response = self.post("/videos/upload/", files=files, headers={"HX-Request": "true"})
         if response.status_code != 200:
             raise Unavailable(1.0)  # e.g. a 400 "could not be saved": the same clip again later
-        made = [outcome["video"] for outcome in response.json()["files"] if outcome["accepted"]]
+        # The page's answer: one verdict per file; an accepted one (or a duplicate) names its video.
+        made = ACCEPTED_UPLOAD.findall(response.text)
         self.videos += made
         clips.pop(0)
         return made
