@@ -4,10 +4,16 @@ Selected by MEDIA_STORAGE=supabase (settings.py). The service-role key is read
 from settings here, on the server, and only ever sent to Storage in request
 headers; pages get signed URLs, which carry a short-lived token instead.
 
+It uses storage3 (supabase-py's storage client) through what the package
+exports: `SyncStorageClient`, built on an httpx client this module owns, and
+its exceptions. Why not django-storages on Supabase's S3 endpoint: see
+docs/supabase.md ("Why Storage's REST API and not its S3 endpoint").
+
 Nothing goes through memory whole:
 - uploads hand storage3 a path or an open file, which httpx streams as multipart;
-- downloads stream the response into a temporary file (storage3's `download()`
-  returns the whole body as bytes, so reads use its HTTP session directly).
+- downloads stream the response into a temporary file. storage3's `download()`
+  returns the whole body as bytes, so reads send the same request, Storage's
+  documented `GET /object/{bucket}/{name}`, on our own httpx client.
 
 Every failure is an OSError, as Django's own storages raise: a missing object
 is FileNotFoundError, anything else StorageError, whose message names the
@@ -25,6 +31,7 @@ from contextlib import contextmanager
 from io import BufferedReader, BytesIO, FileIO
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -32,10 +39,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import Storage
 from storage3 import SyncStorageClient
-from storage3._sync.file_api import SyncBucketProxy
 from storage3.exceptions import StorageApiError
 from storage3.utils import StorageException
-from yarl import URL
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +59,25 @@ class StorageError(OSError):
     """Supabase Storage refused a request or could not be reached."""
 
 
-def storage_client(url: str, key: str, *, timeout: float = 60.0) -> SyncStorageClient:
+def http_client(*, timeout: float = 60.0) -> httpx.Client:
+    """The HTTP client every request to Storage goes through."""
+    # HTTP/1.1, where supabase-py asks for HTTP/2: hpack logs every header it encodes
+    # (the key among them) at DEBUG, and one object per request gains nothing from h2.
+    return httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True, http2=False)
+
+
+def storage_client(url: str, key: str, *, http: httpx.Client | None = None) -> SyncStorageClient:
     """supabase-py's storage client for the project at `url`, authorised by `key`.
 
     The same client `supabase.create_client(url, key).storage` builds, with the
     same headers, minus the auth and REST clients this app has no use for.
+    Closing it (`with storage_client(...)`) closes `http`.
     """
-    # HTTP/1.1, where supabase-py asks for HTTP/2: hpack logs every header it encodes
-    # (the key among them) at DEBUG, and one object per request gains nothing from h2.
-    http = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True, http2=False)
-    return SyncStorageClient(f"{url.rstrip('/')}/storage/v1/", auth_headers(key), http_client=http)
+    return SyncStorageClient(storage_url(url), auth_headers(key), http_client=http or http_client())
+
+
+def storage_url(project_url: str) -> str:
+    return f"{project_url.rstrip('/')}/storage/v1/"
 
 
 def auth_headers(key: str) -> dict[str, str]:
@@ -142,19 +156,26 @@ class SupabaseStorage(Storage):
             raise ImproperlyConfigured("SUPABASE_URL must be set when MEDIA_STORAGE=supabase")
         if not settings.SUPABASE_SERVICE_ROLE_KEY:
             raise ImproperlyConfigured("SUPABASE_SERVICE_ROLE_KEY must be set when MEDIA_STORAGE=supabase")
+        self._http: httpx.Client | None = None
         self._client: SyncStorageClient | None = None
         self._client_pid = 0
 
-    # --- the client, one per process (a forked child must not share its sockets)
+    # --- the clients, one per process (a forked child must not share its sockets)
+
+    def _connect(self) -> tuple[httpx.Client, SyncStorageClient]:
+        if self._http is None or self._client is None or self._client_pid != os.getpid():
+            self._http = http_client()
+            self._client = storage_client(
+                self.project_url, settings.SUPABASE_SERVICE_ROLE_KEY, http=self._http
+            )
+            self._client_pid = os.getpid()
+        return self._http, self._client
 
     @property
     def client(self) -> SyncStorageClient:
-        if self._client is None or self._client_pid != os.getpid():
-            self._client = storage_client(self.project_url, settings.SUPABASE_SERVICE_ROLE_KEY)
-            self._client_pid = os.getpid()
-        return self._client
+        return self._connect()[1]
 
-    def _objects(self) -> SyncBucketProxy:
+    def _objects(self):  # storage3 exports no name for the bucket proxy `from_()` returns
         return self.client.from_(self.bucket)
 
     # --- Django's Storage API
@@ -229,18 +250,18 @@ class SupabaseStorage(Storage):
         return signed["signedURL"]
 
     def _object_url(self, name: str) -> str:
-        base = URL(f"{self.project_url.rstrip('/')}/storage/v1/")
-        return str(base.joinpath("object", self.bucket, *name.split("/")))
+        return f"{storage_url(self.project_url)}object/{quote(self.bucket, safe='')}/{quote(name)}"
 
     def download(self, name: str, target: IO[bytes]) -> None:
         """Stream the object into `target` (the worker's copy of a video goes straight to disk).
 
         storage3's own download() would hold the whole object in memory.
         """
+        http, _ = self._connect()
         headers = auth_headers(settings.SUPABASE_SERVICE_ROLE_KEY)
         with (
             storage_errors(name),
-            self.client.session.stream("GET", self._object_url(name), headers=headers) as response,
+            http.stream("GET", self._object_url(name), headers=headers) as response,
         ):
             if response.is_error:
                 response.read()

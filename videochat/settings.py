@@ -298,7 +298,7 @@ SUPABASE_STORAGE_BUCKET = env_str("SUPABASE_STORAGE_BUCKET", "videochat-media")
 # seeking within the URL it was given, so it should outlast watching one video.
 SUPABASE_SIGNED_URL_SECONDS = env_int("SUPABASE_SIGNED_URL_SECONDS", 3600, minimum=10)
 if MEDIA_STORAGE == "supabase":
-    STORAGES["default"] = {"BACKEND": "videochat.storage_supabase.SupabaseStorage"}
+    STORAGES["default"] = {"BACKEND": "core.storage.SupabaseStorage"}
 
 # --- Videos ---------------------------------------------------------------
 

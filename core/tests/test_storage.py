@@ -6,6 +6,7 @@ videochat/testing/fake_supabase.py) through the `supabase_media` fixture.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import logging
 import os
@@ -27,7 +28,9 @@ from django.urls import reverse
 from analysis import jobs, services
 from analysis.models import Video
 from analysis.tests.test_pages import make_analysis
-from videochat.storage_supabase import StorageError, SupabaseStorage
+from core import storage as storage_module
+from core.storage import StorageError, SupabaseStorage
+from ops.management.commands import supabase_check
 from videochat.testing.fake_supabase import serve_fake_supabase
 
 pytestmark = pytest.mark.django_db
@@ -363,6 +366,33 @@ def test_the_service_role_key_never_reaches_a_page_or_a_log(owner_client, owner,
     assert media.key not in caplog.text  # ...without the key
 
 
+# --- storage3 through its public API ------------------------------------------------
+
+
+def _imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    modules = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    modules += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    names = [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    ]
+    return modules + names
+
+
+def test_storage_code_imports_nothing_private_from_its_dependencies():
+    # A module or name with a leading underscore (storage3._sync, say) can change in any release.
+    for module in (storage_module, supabase_check):
+        private = [
+            name
+            for name in _imported_modules(Path(module.__file__))
+            if not name.startswith("__future__") and any(part.startswith("_") for part in name.split("."))
+        ]
+        assert private == [], f"{module.__name__} imports private names: {private}"
+
+
 # --- start-up ------------------------------------------------------------------------
 
 
@@ -396,7 +426,7 @@ def test_media_storage_supabase_selects_the_backend_and_lets_pages_load_from_sto
     )
     assert result.returncode == 0, result.stderr
     backend, media_src = result.stdout.splitlines()
-    assert backend == "videochat.storage_supabase.SupabaseStorage"
+    assert backend == "core.storage.SupabaseStorage"
     assert "https://abc.supabase.co" in media_src.split()
 
 

@@ -132,11 +132,6 @@ class FakeSupabase:
         path.write_bytes(data)
         self._record_meta(self.bucket, name, content_type, "3600")
 
-    def signed_url_for(self, name: str, expires_in: int) -> str:
-        token = secrets.token_urlsafe(16)
-        self.tokens[token] = (self.bucket, name, self.now() + expires_in)
-        return f"{self.url}{PREFIX}/object/sign/{self.bucket}/{quote(name)}?token={token}"
-
     # --- storage
 
     def path(self, bucket: str, name: str) -> Path:
@@ -497,6 +492,6 @@ def supabase_media(settings, fake_supabase: FakeSupabase) -> FakeSupabase:
     # Changing STORAGES makes Django drop its cached storages (django.test.signals).
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "videochat.storage_supabase.SupabaseStorage"},
+        "default": {"BACKEND": "core.storage.SupabaseStorage"},
     }
     return fake_supabase

@@ -19,9 +19,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from storage3.utils import StorageException
 
+from core.storage import storage_client
 from ops import rls
 from videochat import supabase_db
-from videochat.storage_supabase import storage_client
 
 
 class Command(BaseCommand):
