@@ -4,7 +4,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +19,7 @@ from chat.live import render_appended
 from chat.models import Conversation, Message
 from chat.presenters import conversation_rows, fresh_open_rows, message_row, thread_rows
 from videochat.paging import Page, requested_page
+from videochat.params import uuid_or_none
 from videochat.ratelimits import limit_exceeded, too_many_requests
 
 CONVERSATIONS_PER_PAGE = 30
@@ -113,10 +113,8 @@ def _picker_row(video: Video) -> dict:
 
 def _own_video(request: HttpRequest, video_uuid: str | None) -> Video | None:
     """The user's video with this public id; None for a bad id or someone else's."""
-    try:
-        return Video.objects.owned_by(request.user).get(uuid=video_uuid) if video_uuid else None
-    except (Video.DoesNotExist, ValidationError):
-        return None
+    uuid = uuid_or_none(video_uuid)
+    return Video.objects.owned_by(request.user).filter(uuid=uuid).first() if uuid else None
 
 
 @login_required
@@ -140,7 +138,8 @@ def thread(request: HttpRequest, conversation_uuid) -> HttpResponse:
 @require_GET
 def older_messages(request: HttpRequest, conversation_uuid) -> HttpResponse:
     conversation = _get_conversation_for_user(request, conversation_uuid)
-    before = Message.objects.filter(conversation=conversation, uuid=request.GET.get("before") or None).first()
+    before_uuid = uuid_or_none(request.GET.get("before"))
+    before = before_uuid and Message.objects.filter(conversation=conversation, uuid=before_uuid).first()
     if before is None:
         raise Http404("No such message in this conversation.")
     page = cache.cached(

@@ -256,6 +256,21 @@ def test_a_long_thread_loads_older_messages(owner_client, conversation, settings
     assert 'hx-trigger="intersect once"' in body  # there is more above
 
 
+@pytest.mark.parametrize("before", ["zzz", "ab\x00cd", "-1", ""])
+def test_older_messages_before_a_malformed_id_are_a_404(owner_client, conversation, redis_client, before):
+    """Not a 500: the id is parsed before it is looked up (it was a ValidationError)."""
+    Message.objects.create(conversation=conversation, role="user", text="the only one")
+    response = owner_client.get(reverse("chat:older", args=[conversation.uuid]), {"before": before})
+    assert response.status_code == 404
+    assert not redis_client.keys("*:before:*")  # no page was built for it
+
+
+def test_a_malformed_video_to_attach_is_ignored(owner_client, conversation):
+    response = owner_client.get(reverse("chat:thread", args=[conversation.uuid]), {"attach": "ab\x00cd"})
+    assert response.status_code == 200
+    assert "preselected" not in response.context
+
+
 def test_rename_and_delete(owner_client, conversation):
     owner_client.post(reverse("chat:rename", args=[conversation.uuid]), {"title": "Renamed"})
     conversation.refresh_from_db()
