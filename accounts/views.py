@@ -63,8 +63,15 @@ def _redirect(request: HttpRequest, to: str) -> HttpResponse:
 
 
 def _next_url(request: HttpRequest) -> str:
+    """Where to go after logging in: a path on this site, else the home page.
+
+    Only a path: `redirect()` takes other text for a view's name, and a `next`
+    of "zzz" would be a NoReverseMatch (a 500) rather than a bad address.
+    """
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return redirect("home").url
 

@@ -33,6 +33,16 @@ def test_it_ignores_an_offsite_next(client, owner):
     assert response["Location"] == "/"
 
 
+@pytest.mark.parametrize("next_url", ["zzz", "profile", "ab\x00cd"])
+def test_a_next_that_is_not_a_path_goes_home(client, owner, next_url):
+    """`redirect()` would take it for a view's name (a NoReverseMatch, a 500)."""
+    response = client.post(URL, {"username": owner.email, "password": PASSWORD, "next": next_url})
+    assert response["Location"] == "/"
+    assert client.session["_auth_user_id"] == str(owner.pk)
+    # Logged in, the page itself sends them on at once.
+    assert client.get(URL, {"next": next_url})["Location"] == "/"
+
+
 def test_it_rate_limits_per_email(client, owner, settings):
     settings.RATELIMIT_LOGIN_EMAIL = "3/d"
     for _ in range(3):
