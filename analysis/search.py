@@ -44,6 +44,9 @@ def search_terms(query: str) -> list[str]:
 
 
 def search_videos(user, query: str) -> list[Hit]:
+    # PostgreSQL refuses a NUL in any text it is sent (a DataError); between two
+    # words it separates them, as it already does for search_terms.
+    query = query.replace("\x00", " ")
     terms = search_terms(query)
     if not terms:
         return []

@@ -117,6 +117,17 @@ def test_search_is_rate_limited_per_user(owner_client, settings):
     assert owner_client.get(reverse("analysis:video-list")).status_code == 200
 
 
+def test_search_reads_a_nul_character_as_a_space(owner, owner_client, make_video, clips):
+    video = make_video(owner, clips["short"].path, name="summer holiday.mp4")
+    analysis = video.analyses.create(analyzer="local", analyzer_version="1.0", wall_time=1.0)
+    TranscriptSegment.objects.create(analysis=analysis, start=2.0, end=3.0, text="a sunny beach")
+    response = owner_client.get(reverse("analysis:video-list"), {"q": "beach\x00holiday"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "summer <mark>holiday</mark>.mp4" in html
+    assert "sunny <mark>beach</mark>" in html
+
+
 def test_search_finds_file_names_and_escapes_them(owner, owner_client, make_video, clips):
     make_video(owner, clips["short"].path, name="<script>alert(1)</script> holiday.mp4")
     html = owner_client.get(reverse("analysis:video-list"), {"q": "holiday"}).content.decode()
