@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from analysis import jobs, services
 from analysis.models import Analysis, Video
+from videochat.admin_input import AdminInputMixin
 
 
 class AnalysisInline(admin.TabularInline):
@@ -28,7 +29,7 @@ class AnalysisInline(admin.TabularInline):
 
 
 @admin.register(Video)
-class VideoAdmin(admin.ModelAdmin):
+class VideoAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = ["original_name", "owner", "status", "progress", "container", "size", "created_at"]
     list_filter = ["status", "container", "created_at"]
     search_fields = ["owner__email", "original_name"]
@@ -115,7 +116,7 @@ class VideoAdmin(admin.ModelAdmin):
 
 
 @admin.register(Analysis)
-class AnalysisAdmin(admin.ModelAdmin):
+class AnalysisAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = [
         "video",
         "owner",

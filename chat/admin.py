@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from chat.models import Conversation, Message
+from videochat.admin_input import AdminInputMixin
 
 
 class MessageInline(admin.TabularInline):
@@ -14,7 +15,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = ["__str__", "owner", "created_at", "updated_at"]
     list_filter = ["created_at", "updated_at"]
     search_fields = ["title", "owner__email", "uuid"]
@@ -24,7 +25,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = ["__str__", "conversation", "role", "kind", "status", "provider", "model", "created_at"]
     list_filter = ["status", "provider", "role", "kind", "created_at"]
     search_fields = ["text", "conversation__owner__email", "conversation__title"]
