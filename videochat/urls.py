@@ -14,6 +14,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("videos/", include("analysis.urls")),
     path("chat/", include("chat.urls")),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include("ops.rq_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -709,42 +709,6 @@ NEVER_SERVED = {
     ),
 }
 
-# 500s whose fix is a line in a file outside this change (see the notes in each).
-# Strict: once the line is in, the pattern passes, and its entry must go.
-RQ_MOUNT = (
-    "videochat/urls.py mounts django_rq.urls at /admin/rq/: include('ops.rq_urls') guards it as the admin's"
-)
-USER_ADMIN = "accounts/admin.py: UserAdmin needs videochat.admin_input.AdminInputMixin (an empty ?_to_field=)"
-FIXED_ELSEWHERE = {
-    **{
-        f"django_rq:{view}": RQ_MOUNT
-        for view in (
-            "jobs",
-            "finished_jobs",
-            "failed_jobs",
-            "delete_failed_jobs",
-            "scheduled_jobs",
-            "started_jobs",
-            "deferred_jobs",
-            "clear",
-            "requeue_all",
-            "job_detail",
-            "result_detail",
-            "delete_job",
-            "requeue_job",
-            "enqueue_job",
-            "stop_job",
-            "confirm_action",
-            "actions",
-            "workers",
-            "worker_details",
-            "scheduler_jobs",
-        )
-    },
-    "admin:accounts_user_change": USER_ADMIN,
-    "admin:accounts_user_delete": USER_ADMIN,
-}
-
 
 # --- the tests -------------------------------------------------------------------------------
 
@@ -775,19 +739,14 @@ def test_every_url_pattern_has_an_entry():
 
 def test_every_entry_names_a_url_pattern():
     keys = {route.key for route in ROUTES}
-    for table in (PARAMS, NEVER_SERVED, FIXED_ELSEWHERE):
+    for table in (PARAMS, NEVER_SERVED):
         stale = sorted(set(table) - keys)
         assert not stale, f"entries for URL patterns that no longer exist: {stale}"
 
 
 @pytest.mark.parametrize(
     "route",
-    [
-        pytest.param(route, marks=pytest.mark.xfail(strict=True, reason=FIXED_ELSEWHERE[route.key]))
-        if route.key in FIXED_ELSEWHERE
-        else route
-        for route in ROUTES
-    ],
+    ROUTES,
     ids=[f"{route.route} {route.name or ''}".strip() for route in ROUTES],
 )
 def test_no_url_answers_500_to_malformed_input(route, world):
