@@ -8,7 +8,7 @@ import shutil
 import pytest
 from django_redis import get_redis_connection
 
-pytest_plugins = ["videochat.testing.fake_supabase", "videochat.testing.fake_gemini"]
+pytest_plugins = ["testkit.fake_supabase", "testkit.fake_gemini"]
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -91,7 +91,7 @@ def outsider_client(outsider):
     return c
 
 
-from videochat.testing.browser import CHROMIUM, launch_chromium  # noqa: E402
+from testkit.browser import CHROMIUM, launch_chromium  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
@@ -111,7 +111,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def live_server_url(transactional_db):
     """The app served by a real Daphne process against the test database."""
-    from videochat.testing.live import daphne_server
+    from testkit.live import daphne_server
 
     with daphne_server() as url:
         yield url

@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.forms import AdminUserChangeForm, AdminUserCreationForm
 from accounts.models import User
-from videochat.admin_input import AdminInputMixin
+from core.admin_input import AdminInputMixin
 
 
 @admin.register(User)

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.forms import DeleteAccountForm, LoginForm, PasswordChangeForm, SignupForm
-from videochat import outages
-from videochat.ratelimits import limit_exceeded, too_many_requests
+from core import outages
+from core.ratelimits import limit_exceeded, too_many_requests
 
 
 def _email_key(group: str, request: HttpRequest) -> str:
@@ -37,7 +37,7 @@ def log_in_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     on either count together. The count comes before the password is checked:
     over the limit, even the right one is refused. Counting and the session
     need Redis: while it is down the form is not offered and a POST is not
-    processed (a 503, videochat/outages.py).
+    processed (a 503, core/outages.py).
     """
 
     @outages.needs(outages.REDIS, action="Logging in")

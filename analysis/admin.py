@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from analysis import jobs, services
 from analysis.models import Analysis, Video
-from videochat.admin_input import AdminInputMixin
+from core.admin_input import AdminInputMixin
 
 
 class AnalysisInline(admin.TabularInline):

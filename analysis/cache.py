@@ -1,6 +1,6 @@
-"""Per-user read cache for video pages (see videochat.usercache)."""
+"""Per-user read cache for video pages (see core.usercache)."""
 
-from videochat.usercache import UserCache
+from core.usercache import UserCache
 
 _videos = UserCache("videos")
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from videochat.timefmt import format_time
+from analysis.analyzers.timefmt import format_time
 
 WIDTH = 1000
 HEIGHT = 100

@@ -7,7 +7,7 @@ import logging
 from django.template.loader import render_to_string
 
 from analysis.models import Video
-from videochat.events import push_event, push_html
+from core.consumers import push_event, push_html
 
 logger = logging.getLogger(__name__)
 

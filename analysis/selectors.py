@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 
 from analysis import cache
 from analysis.models import Analysis, Video
-from videochat.paging import Page, paginate
+from core.paging import Page, paginate
 
 VIDEOS_PER_PAGE = 24
 

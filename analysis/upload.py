@@ -38,8 +38,8 @@ from django.views.decorators.http import require_POST
 from analysis.models import Video
 from analysis.services import video_create
 from analysis.sniff import SNIFF_BYTES, describe, sniff_container
-from videochat.bodies import accepts_body
-from videochat.ratelimits import limit_exceeded, too_many_requests
+from core.bodies import accepts_body
+from core.ratelimits import limit_exceeded, too_many_requests
 
 logger = logging.getLogger(__name__)
 

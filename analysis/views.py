@@ -20,8 +20,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from analysis import charts, media, search, selectors, services
 from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
-from videochat.paging import requested_page
-from videochat.ratelimits import limit_exceeded, too_many_requests
+from core.paging import requested_page
+from core.ratelimits import limit_exceeded, too_many_requests
 
 logger = logging.getLogger(__name__)
 

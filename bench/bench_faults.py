@@ -2,7 +2,7 @@
 
 Run from the project folder:  .venv/bin/python -m bench.bench_faults [--seconds 210] [--users 4]
 
-The fault run of videochat/testing/faults.py (the one ops/tests/test_faults.py
+The fault run of testkit/faults.py (the one ops/tests/test_faults.py
 runs for a minute and a half), longer: make run's processes of its own (a
 Valkey, Daphne, two workers) under several scripted users uploading clips and
 chatting, while workers are SIGKILLed idle and mid-job, Valkey is SIGKILLed
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             django.setup()
             from django.db import connections
 
-            from videochat.testing.faults import run_faults
+            from testkit.faults import run_faults
 
             try:
                 result = run_faults(

@@ -18,7 +18,7 @@ analyses, summaries and streamed replies run while the pages are open.
 
 Measured in the same run, on the same machine and Redis:
 - **push latency**: every ~0.5 s this process pushes a hidden probe element
-  to every user with `videochat.events.push_html` (the worker's own call),
+  to every user with `core.consumers.push_html` (the worker's own call),
   stamping the wall time just before the call; a MutationObserver on each
   watcher page stamps the moment the probe changes. Same clock both sides.
 - **raw Redis round trip**: between the probes, a redis-py publish carrying
@@ -28,7 +28,7 @@ Measured in the same run, on the same machine and Redis:
 
 When the time is up the load stops and, once the database says every reply
 and analysis has ended, each watcher page is compared with a reload of it
-(videochat/testing/browser.py): every live element the reload shows must be
+(testkit/browser.py): every live element the reload shows must be
 on the long-open page at the same version, status and text.
 
 Prints a table, then `name: value` lines; the key ones are `soak_updates_lost`
@@ -252,7 +252,7 @@ class Probes:
                 thread.join(timeout=10)
 
     def _send(self) -> None:
-        from videochat.events import push_html
+        from core.consumers import push_html
 
         version = 0
         next_round = time.monotonic()
@@ -331,7 +331,7 @@ class Probes:
 
 def open_watchers(browser, user: User, base_url: str, password: str) -> list[dict]:
     """Log the user in, open the two watcher pages; return the session's cookies."""
-    from videochat.testing.browser import log_in, pump_until, socket_stats
+    from testkit.browser import log_in, pump_until, socket_stats
 
     context = browser.new_context()
     thread = context.new_page()
@@ -395,7 +395,7 @@ class PageResult:
 
 def compare(user: User, name: str, probes: Probes) -> PageResult:
     """How one long-open page compares with a reload of it, and what its socket saw."""
-    from videochat.testing.browser import converge, live_state, reload_state, socket_stats
+    from testkit.browser import converge, live_state, reload_state, socket_stats
 
     page = user.pages[name]
     problems = converge(page, timeout=CONVERGE_TIMEOUT)
@@ -458,7 +458,7 @@ def run(args, workdir: Path, procs: Processes) -> dict[str, float]:
 
             clips = workdir / "clips"
             clips.mkdir()
-            from videochat.testing.browser import launch_chromium
+            from testkit.browser import launch_chromium
 
             with sync_playwright() as p:
                 browser = launch_chromium(p)

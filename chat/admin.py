@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from chat.models import Conversation, Message
-from videochat.admin_input import AdminInputMixin
+from core.admin_input import AdminInputMixin
 
 
 class MessageInline(admin.TabularInline):

@@ -1,6 +1,6 @@
-"""Per-user read cache for chat pages (see videochat.usercache)."""
+"""Per-user read cache for chat pages (see core.usercache)."""
 
-from videochat.usercache import UserCache
+from core.usercache import UserCache
 
 # CHAT_READ_CACHE=false reads chat pages straight from the database (an operator switch).
 _chat = UserCache("chat", enabled_setting="CHAT_READ_CACHE")

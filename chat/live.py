@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from chat import streams
 from chat.models import Conversation, Message
 from chat.presenters import message_row
-from videochat.events import push_event, push_html
+from core.consumers import push_event, push_html
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.utils.html import linebreaks
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
 from chat.streams import streamed_text, text_length
-from videochat.paging import Page, paginate
+from core.paging import Page, paginate
 
 
 def message_row(message: Message) -> dict:

@@ -18,9 +18,9 @@ from chat.forms import MessageForm, TitleForm
 from chat.live import render_appended
 from chat.models import Conversation, Message
 from chat.presenters import conversation_rows, fresh_open_rows, message_row, thread_rows
-from videochat.paging import Page, requested_page
-from videochat.params import uuid_or_none
-from videochat.ratelimits import limit_exceeded, too_many_requests
+from core.paging import Page, requested_page
+from core.params import uuid_or_none
+from core.ratelimits import limit_exceeded, too_many_requests
 
 CONVERSATIONS_PER_PAGE = 30
 

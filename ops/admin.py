@@ -1,4 +1,4 @@
-"""Admin pages of apps that are not ours, with malformed URLs refused (videochat/admin_input.py).
+"""Admin pages of apps that are not ours, with malformed URLs refused (core/admin_input.py).
 
 django-rq's queue pages sit in the admin as the changelist of its table-less
 Dashboard model; they are registered again here behind ops.rq_pages.guarded.
@@ -17,8 +17,8 @@ from django_rq.admin import QueueAdmin as BaseQueueAdmin
 from django_rq.models import Dashboard
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 
+from core.admin_input import AdminInputMixin
 from ops.rq_pages import guarded
-from videochat.admin_input import AdminInputMixin
 
 
 class QueueAdmin(AdminInputMixin, BaseQueueAdmin):

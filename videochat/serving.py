@@ -7,7 +7,7 @@ every Daphne process loads before it serves) replaces its request and
 channel classes with these:
 
 - **Bounded.** When a request's headers are in, its endpoint's limit
-  (videochat/bodies.py) is looked up. A declared `Content-Length` over it, or
+  (core/bodies.py) is looked up. A declared `Content-Length` over it, or
   a chunked body that grows past it, is refused with 413. An upload from an
   anonymous user, or one whose CSRF check already fails on its headers, is
   refused before its body is read: the transport is paused while that is
@@ -40,7 +40,7 @@ from urllib.parse import unquote
 from daphne import http_protocol
 from twisted.web import http
 
-from videochat import bodies
+from core import bodies
 
 logger = logging.getLogger(__name__)
 

@@ -77,11 +77,11 @@ INSTALLED_APPS = [
 
 # OutageMiddleware answers 503 when Redis or the database is down. It sits outside
 # everything that touches them (sessions, auth, the views) and inside the two that
-# do not, so its answers get the security headers (videochat/outages.py).
+# do not, so its answers get the security headers (core/outages.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "videochat.outages.OutageMiddleware",
+    "core.outages.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -91,7 +91,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Innermost, so its answers pass through every other middleware on the way out.
-    "videochat.bodies.BodyRefusalMiddleware",
+    "core.bodies.BodyRefusalMiddleware",
 ]
 # Seconds an outage's 503 asks clients to wait before trying again (its Retry-After).
 OUTAGE_RETRY_AFTER = env_int("OUTAGE_RETRY_AFTER", 30, minimum=1)
@@ -172,7 +172,7 @@ CACHES = {
 }
 
 # The cache store, except that a Redis that cannot be reached is a 503, not a logout.
-SESSION_ENGINE = "videochat.sessions"
+SESSION_ENGINE = "core.sessions"
 SESSION_CACHE_ALIAS = "default"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 14, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
@@ -181,7 +181,7 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = not DEBUG
-CSRF_FAILURE_VIEW = "videochat.views.csrf_failure"
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 
 # Each open websocket waits for its next push with a blocking Redis read of up to
 # 5 s (channels_redis's brpop_timeout). redis-py 8's default socket timeout is

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import log_in_limited
-from videochat import views
+from core import views
 
 # Django admin's log-in form counts against the same limits as ours (wrapping
 # the site's login view is how django-allauth's docs guard the admin too).

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import PASSWORD
-from videochat.tests.test_outages import redis_down
+from core.tests.test_outages import redis_down
 
 SITE_LOGIN = reverse("accounts:login")
 ADMIN_LOGIN = reverse("admin:login")

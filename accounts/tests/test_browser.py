@@ -3,8 +3,8 @@
 import pytest
 
 from conftest import PASSWORD
-from videochat.testing.browser import csp_violations
-from videochat.testing.live import daphne_server
+from testkit.browser import csp_violations
+from testkit.live import daphne_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from conftest import PASSWORD
-from videochat.tests.test_outages import UNAVAILABLE, redis_down
+from core.tests.test_outages import UNAVAILABLE, redis_down
 
 LOGIN = reverse("accounts:login")
 SIGNUP = reverse("accounts:signup")

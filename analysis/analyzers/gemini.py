@@ -32,7 +32,7 @@ from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel, Field
 
-from videochat.timefmt import format_time, parse_clock
+from analysis.analyzers.timefmt import format_time, parse_clock
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from videochat import units
-from videochat.timefmt import format_seconds, format_time
+from analysis.analyzers import units
+from analysis.analyzers.timefmt import format_seconds, format_time
 
 register = template.Library()
 

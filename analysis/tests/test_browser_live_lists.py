@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 
 from analysis.models import Video
 from conftest import PASSWORD
-from videochat.testing.browser import converge, log_in, open_window, pump_until, socket_stats
-from videochat.testing.live import rq_worker
+from testkit.browser import converge, log_in, open_window, pump_until, socket_stats
+from testkit.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from videochat.testing.browser import csp_violations, log_in, wait_until
-from videochat.testing.live import rq_worker
+from testkit.browser import csp_violations, log_in, wait_until
+from testkit.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -1,6 +1,6 @@
 """Gemini's part of the analysis, through the real google-genai client against the local fake API.
 
-The fake (videochat/testing/fake_gemini.py) speaks the resumable upload, file
+The fake (testkit/fake_gemini.py) speaks the resumable upload, file
 status, generateContent and streamGenerateContent; `gemini_settings` points
 the app at it with a test key and waits of a hundredth of a second.
 """
@@ -16,7 +16,7 @@ import pytest
 from analysis import gemini, jobs
 from analysis.analyzers.gemini import seconds
 from analysis.models import Analysis, Video
-from videochat.testing.fake_gemini import DEFAULT_UNDERSTANDING, Reply, field
+from testkit.fake_gemini import DEFAULT_UNDERSTANDING, Reply, field
 
 pytestmark = pytest.mark.django_db
 

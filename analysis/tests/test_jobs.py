@@ -14,7 +14,7 @@ from django.utils import timezone
 from analysis import jobs
 from analysis.models import Analysis, Video
 from analysis.tests.clips import make_audio_only, make_truncated
-from videochat.events import user_group
+from core.consumers import user_group
 
 pytestmark = pytest.mark.django_db
 

@@ -539,7 +539,7 @@ def test_it_receives_uploads_intact_through_daphne(live_server_url, owner, tiny)
 def test_each_file_has_its_own_progress_bar_in_the_browser(
     transactional_db, browser_page, make_user, tmp_path, tiny, png
 ):
-    from videochat.testing.live import daphne_server
+    from testkit.live import daphne_server
 
     owner = make_user("uploader@example.com")
     files = {

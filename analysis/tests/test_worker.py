@@ -20,7 +20,7 @@ from django.core.management import call_command
 from analysis import jobs
 from analysis.models import Video
 from analysis.tests.clips import make_clip
-from videochat.testing.live import BASE_DIR, subprocess_env
+from testkit.live import BASE_DIR, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

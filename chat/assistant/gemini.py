@@ -37,8 +37,8 @@ from analysis.analyzers.gemini import (
     redact,
     video_part,
 )
+from analysis.analyzers.timefmt import format_time
 from chat.assistant.base import ProviderError, Turn, VideoFacts
-from videochat.timefmt import format_time
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ it.
 
 Replies are Markdown, produced lazily and streamed a sentence (or a shorter
 piece) at a time. Moments are always cited through
-:func:`~videochat.timefmt.format_time`, which the chat page links to the
+:func:`~analysis.analyzers.timefmt.format_time`, which the chat page links to the
 player. Outside text is kept inert by :mod:`chat.assistant.wording`.
 """
 
@@ -21,11 +21,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from analysis.analyzers import units
+from analysis.analyzers.timefmt import format_range, format_seconds, format_time
 from chat.assistant import facts, wording
 from chat.assistant.base import Turn, VideoFacts
 from chat.assistant.questions import STOP_WORDS, WORD, Question, Topic, parse_question
-from videochat import units
-from videochat.timefmt import format_range, format_seconds, format_time
 
 QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
 

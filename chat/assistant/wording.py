@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 
+from analysis.analyzers import units
 from chat.assistant import facts
 from chat.assistant.base import VideoFacts
-from videochat import units
 
 MAX_QUOTE = 160
 """Characters of a transcript segment quoted."""

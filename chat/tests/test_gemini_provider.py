@@ -21,7 +21,7 @@ from chat.assistant.gemini import CUT_OFF, SUMMARY_REQUEST, GeminiProvider
 from chat.assistant.gemini import conversation as to_contents
 from chat.models import Message
 from chat.tests.test_replies import _drain, _socket
-from videochat.testing.fake_gemini import DEFAULT_STREAM, Reply, field
+from testkit.fake_gemini import DEFAULT_STREAM, Reply, field
 
 pytestmark = pytest.mark.django_db
 

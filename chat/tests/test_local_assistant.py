@@ -11,12 +11,12 @@ import re
 
 import pytest
 
+from analysis.analyzers.timefmt import format_range, format_seconds, format_time
 from chat.assistant import Provider, get_provider
 from chat.assistant.base import Turn, VideoFacts
 from chat.assistant.local import LocalProvider
 from chat.assistant.questions import parse_question
 from chat.markdown import render_markdown
-from videochat.timefmt import format_range, format_seconds, format_time
 
 SECONDS = 75
 

@@ -1,7 +1,7 @@
 """Media in Supabase Storage: the real storage3 client against the fake Storage server.
 
 Every test runs with MEDIA_STORAGE=supabase pointed at `fake_supabase` (see
-videochat/testing/fake_supabase.py) through the `supabase_media` fixture.
+testkit/fake_supabase.py) through the `supabase_media` fixture.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from analysis.tests.test_pages import make_analysis
 from core import storage as storage_module
 from core.storage import StorageError, SupabaseStorage
 from ops.management.commands import supabase_check
-from videochat.testing.fake_supabase import serve_fake_supabase
+from testkit.fake_supabase import serve_fake_supabase
 
 pytestmark = pytest.mark.django_db
 

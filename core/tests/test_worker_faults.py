@@ -22,8 +22,8 @@ from analysis import jobs
 from analysis.models import Video
 from analysis.tests.clips import make_clip
 from core.queue import is_worker_alive
+from testkit.live import BASE_DIR, free_port, subprocess_env
 from videochat.embedded import restart_valkey, start_valkey
-from videochat.testing.live import BASE_DIR, free_port, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

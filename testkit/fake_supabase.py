@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 
-from videochat.testing.live import serving
+from testkit.live import serving
 
 PREFIX = "/storage/v1"
 CHUNK = 64 * 1024

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def test_database_url() -> str:

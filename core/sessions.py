@@ -3,14 +3,14 @@
 Django's cache session store reads a cache that raises as an empty session: a
 Redis blip would serve every logged-in user as a stranger and delete their
 cookie, so they stay logged out once Redis is back. This store raises PartDown
-instead, and the outage middleware answers 503 (videochat/outages.py).
+instead, and the outage middleware answers 503 (core/outages.py).
 """
 
 from __future__ import annotations
 
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 
-from videochat.outages import REDIS, PartDown, part_down
+from core.outages import REDIS, PartDown, part_down
 
 
 class SessionStore(CacheSessionStore):

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
-from videochat.outages import REDIS, PartDown, part_down
+from core.outages import REDIS, PartDown, part_down
 
 KeyFn = Callable[[str, HttpRequest], str]
 

@@ -14,7 +14,7 @@ How the middleware sees an outage, and why in three places:
 - `process_view`: views marked with `needs(...)` check their parts before
   they run, so a form that cannot work says so before anyone fills it in.
   (Reading a session from an unreachable Redis raises, rather than reading as
-  an empty session and logging the user out: videochat/sessions.py.)
+  an empty session and logging the user out: core/sessions.py.)
 - `__call__`, after the inner middleware: Django turns an exception raised in
   any middleware into a 500 response before the middleware around it sees it,
   so wrapping `get_response` in a try catches nothing from, say,

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from videochat.testing.live import serving
+from testkit.live import serving
 
 # The SDK picks the API version (v1 in google-genai 3.x); the fake answers under either.
 VERSIONED = re.compile(r"^/(?:upload/)?(v1|v1beta)/")

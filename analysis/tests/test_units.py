@@ -2,7 +2,7 @@
 
 import pytest
 
-from videochat.units import frame_rate, sample_rate
+from analysis.analyzers.units import frame_rate, sample_rate
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
-from videochat.origin import Origin, parse_origin
+from core.origin import Origin, parse_origin
 
 LOCALHOST_8000 = {"ALLOWED_HOSTS": ["localhost", "127.0.0.1"]}
 

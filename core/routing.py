@@ -1,6 +1,6 @@
 from django.urls import path
 
-from videochat.events import EventsConsumer
+from core.consumers import EventsConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", EventsConsumer.as_asgi()),

@@ -61,8 +61,8 @@ from analysis.models import Analysis, Video
 from analysis.tests.clips import ffmpeg_exe, make_clip
 from chat.models import Message
 from core.queue import is_worker_alive
+from testkit.live import BASE_DIR, free_port
 from videochat.embedded import restart_valkey, start_valkey, valkey_exit_code
-from videochat.testing.live import BASE_DIR, free_port
 
 WORKER_IDLE = "worker_killed_idle"
 WORKER_MID_JOB = "worker_killed_mid_job"

@@ -6,7 +6,7 @@ from django.conf import settings
 from websockets.protocol import State
 from websockets.sync.client import connect
 
-from videochat.events import CLOSE_UNAUTHENTICATED, apush_html, push_html, user_group
+from core.consumers import CLOSE_UNAUTHENTICATED, apush_html, push_html, user_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

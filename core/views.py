@@ -7,8 +7,8 @@ from django.views.decorators.http import require_GET
 
 from analysis.selectors import videos_page
 from chat.views import conversations_page
+from core import outages
 from core.http import came_from
-from videochat import outages
 
 HOME_VIDEOS = 4
 HOME_CONVERSATIONS = 5

@@ -1,4 +1,4 @@
-"""Outages get a 503, not a 500 (videochat/outages.py).
+"""Outages get a 503, not a 500 (core/outages.py).
 
 In-process with the test client where a setting can take a part away (Redis:
 the cache pointed at a port nobody listens on), and through a real Daphne
@@ -32,9 +32,9 @@ from django_redis.exceptions import ConnectionInterrupted
 
 from accounts.models import User
 from conftest import PASSWORD
-from videochat.outages import DATABASE, REDIS, OutageMiddleware, PartDown, part_down
-from videochat.ratelimits import limit_exceeded
-from videochat.testing.live import BASE_DIR, _stop, free_port, subprocess_env
+from core.outages import DATABASE, REDIS, OutageMiddleware, PartDown, part_down
+from core.ratelimits import limit_exceeded
+from testkit.live import BASE_DIR, _stop, free_port, subprocess_env
 
 UNAVAILABLE = "Part of VideoChat is down for a moment. Please try again in 30 seconds."
 PAGE_UNAVAILABLE = "This page cannot be shown right now."
@@ -276,7 +276,7 @@ def test_it_still_counts_when_redis_is_up():
 
 @contextmanager
 def _daphne(**env_overrides: str):
-    """Daphne started as videochat.testing.live.daphne_server starts it; yields its base URL.
+    """Daphne started as testkit.live.daphne_server starts it; yields its base URL.
 
     daphne_server waits for /healthz to answer 200, which it does not while a
     part is down: this one waits for any answer.

@@ -157,4 +157,3 @@ def _size_words(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):g} MB"
     return f"{max(1, size // 1024)} KB"
-

@@ -1,0 +1,1 @@
+"""What tests share: fakes of network services, live servers and workers, the browser."""
