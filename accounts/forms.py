@@ -36,10 +36,6 @@ class LoginForm(auth_forms.AuthenticationForm):
     }
 
 
-class PasswordChangeForm(auth_forms.PasswordChangeForm):
-    pass
-
-
 class DeleteAccountForm(forms.Form):
     password = forms.CharField(
         label="Your password",

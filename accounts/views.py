@@ -7,14 +7,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.forms import DeleteAccountForm, LoginForm, PasswordChangeForm, SignupForm
+from accounts.forms import DeleteAccountForm, LoginForm, SignupForm
 from core import outages
+from core.http import page_or_partial, redirect_to
 from core.ratelimits import limit_exceeded, too_many_requests
 
 
@@ -53,15 +54,6 @@ def log_in_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return limited
 
 
-def _form_page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
-    """The whole page, or only its form partial when htmx asked."""
-    return render(request, f"{template}#form" if request.htmx else template, context, status=status)
-
-
-def _redirect(request: HttpRequest, to: str) -> HttpResponse:
-    return HttpResponseClientRedirect(to) if request.htmx else redirect(to)
-
-
 def _next_url(request: HttpRequest) -> str:
     """Where to go after logging in: a path on this site, else the home page.
 
@@ -92,9 +84,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome to VideoChat. Your account is ready.")
-            return _redirect(request, "/")
-        return _form_page(request, "accounts/signup.html", {"form": form}, status=400)
-    return _form_page(request, "accounts/signup.html", {"form": form})
+            return redirect_to(request, "/")
+        return page_or_partial(request, "accounts/signup.html", "form", {"form": form}, status=400)
+    return page_or_partial(request, "accounts/signup.html", "form", {"form": form})
 
 
 @log_in_limited
@@ -108,16 +100,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             login(request, form.get_user())
-            return _redirect(request, next_url)
-        return _form_page(request, "accounts/login.html", context, status=400)
-    return _form_page(request, "accounts/login.html", context)
+            return redirect_to(request, next_url)
+        return page_or_partial(request, "accounts/login.html", "form", context, status=400)
+    return page_or_partial(request, "accounts/login.html", "form", context)
 
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.info(request, "You are logged out.")
-    return _redirect(request, "/")
+    return redirect_to(request, "/")
 
 
 @login_required
@@ -137,7 +129,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         user = form.save()
         update_session_auth_hash(request, user)
         messages.success(request, "Your password has been changed.")
-        return _redirect(request, "/accounts/profile/")
+        return redirect_to(request, "/accounts/profile/")
     context = {"password_form": form, "delete_form": DeleteAccountForm(request.user)}
     template = "accounts/profile.html#password-form" if request.htmx else "accounts/profile.html"
     return render(request, template, context, status=400)
@@ -152,7 +144,7 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         logout(request)
         user.delete()
         messages.info(request, "Your account and everything in it have been deleted.")
-        return _redirect(request, "/")
+        return redirect_to(request, "/")
     context = {"password_form": PasswordChangeForm(request.user), "delete_form": form}
     template = "accounts/profile.html#delete-form" if request.htmx else "accounts/profile.html"
     return render(request, template, context, status=400)

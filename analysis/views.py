@@ -11,15 +11,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST, require_safe
-from django_htmx.http import HttpResponseClientRedirect
 
 from analysis import charts, media, search, selectors, services
 from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
+from core.http import page_or_partial, redirect_to
 from core.paging import requested_page
 from core.ratelimits import limit_exceeded, too_many_requests
 
@@ -28,18 +26,6 @@ logger = logging.getLogger(__name__)
 
 def _get_video_for_user(request: HttpRequest, video_uuid: UUID) -> Video:
     return selectors.video_for_user(request.user, video_uuid)
-
-
-def _redirect(request: HttpRequest, to: str) -> HttpResponse:
-    return HttpResponseClientRedirect(to) if request.htmx else redirect(to)
-
-
-def _page(request: HttpRequest, template: str, partial: str, context: dict) -> HttpResponse:
-    """The whole page, or only one partial of it when htmx asked."""
-    response = render(request, f"{template}#{partial}" if request.htmx else template, context)
-    # The same URL answers with a page or a fragment: caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 # --- pages ------------------------------------------------------------------
@@ -61,11 +47,11 @@ def video_list(request: HttpRequest) -> HttpResponse:
             "hits": search.search_videos(user, query),
             "upload_limits": upload_limits(),
         }
-        return _page(request, "analysis/video_list.html", "search-results", context)
+        return page_or_partial(request, "analysis/video_list.html", "search-results", context)
     number = requested_page(request)
     page = selectors.videos_page(user, number)
     context = {"videos": page.items, "page": page, "upload_limits": upload_limits()}
-    return _page(request, "analysis/video_list.html", "video-list", context)
+    return page_or_partial(request, "analysis/video_list.html", "video-list", context)
 
 
 def _storyboard(analysis: Analysis) -> dict | None:
@@ -128,7 +114,7 @@ def video_detail(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
     video = _get_video_for_user(request, video_uuid)
     context = _detail_context(video)
     context["start"] = _start_time(request)
-    return _page(request, "analysis/video_detail.html", "results", context)
+    return page_or_partial(request, "analysis/video_detail.html", "results", context)
 
 
 @login_required
@@ -146,7 +132,7 @@ def video_reanalyze(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
     else:
         messages.info(request, "This video is being analysed already.")
     # Back to the video, where the new analysis's progress shows live.
-    return _redirect(request, video.get_absolute_url())
+    return redirect_to(request, video.get_absolute_url())
 
 
 @login_required
@@ -156,7 +142,7 @@ def video_delete(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
     name = video.original_name
     services.video_delete(video=video)
     messages.success(request, f"Deleted “{name}” with its analyses and files.")
-    return _redirect(request, reverse("analysis:video-list"))
+    return redirect_to(request, reverse("analysis:video-list"))
 
 
 # --- private media ------------------------------------------------------------

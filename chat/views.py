@@ -8,7 +8,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from analysis import cache as video_cache
 from analysis.models import Video
@@ -18,6 +17,7 @@ from chat.forms import MessageForm, TitleForm
 from chat.live import render_appended
 from chat.models import Conversation, Message
 from chat.presenters import conversation_rows, fresh_open_rows, message_row, thread_rows
+from core.http import redirect_to
 from core.paging import Page, requested_page
 from core.params import uuid_or_none
 from core.ratelimits import limit_exceeded, too_many_requests
@@ -28,10 +28,6 @@ CONVERSATIONS_PER_PAGE = 30
 def _get_conversation_for_user(request: HttpRequest, conversation_uuid) -> Conversation:
     """The user's own conversation, or 404 (for strangers it does not exist)."""
     return get_object_or_404(Conversation, uuid=conversation_uuid, owner=request.user)
-
-
-def _redirect(request: HttpRequest, to: str) -> HttpResponse:
-    return HttpResponseClientRedirect(to) if request.htmx else redirect(to)
 
 
 def thread_cache_name(conversation_uuid, user_id: int) -> str:
@@ -99,7 +95,7 @@ def conversation_new(request: HttpRequest) -> HttpResponse:
     url = conversation.get_absolute_url()
     if video := _own_video(request, request.POST.get("video")):
         url += "?" + urlencode({"attach": video.uuid})
-    return _redirect(request, url)
+    return redirect_to(request, url)
 
 
 def _picker_row(video: Video) -> dict:
@@ -207,7 +203,7 @@ def message_retry(request: HttpRequest, conversation_uuid, message_uuid) -> Http
         Message, conversation=conversation, uuid=message_uuid, role=Message.Role.ASSISTANT
     )
     if message.status != Message.Status.FAILED:
-        return _redirect(request, conversation.get_absolute_url())
+        return redirect_to(request, conversation.get_absolute_url())
     if limited := _reply_limit(request, conversation):
         return limited
     services.message_retry(message=message)
@@ -246,4 +242,4 @@ def conversation_rename(request: HttpRequest, conversation_uuid) -> HttpResponse
 def conversation_delete(request: HttpRequest, conversation_uuid) -> HttpResponse:
     conversation = _get_conversation_for_user(request, conversation_uuid)
     services.conversation_delete(conversation=conversation)
-    return _redirect(request, "/chat/")
+    return redirect_to(request, "/chat/")
