@@ -12,22 +12,19 @@ from django.views.decorators.http import require_GET, require_POST
 from analysis import cache as video_cache
 from analysis.models import Video
 from analysis.upload import upload_limits
-from chat import cache, services
+from chat import cache, selectors, services
 from chat.forms import MessageForm, TitleForm
 from chat.live import render_appended
 from chat.models import Conversation, Message
-from chat.presenters import conversation_rows, fresh_open_rows, message_row, thread_rows
+from chat.presenters import fresh_open_rows, message_row, thread_rows
 from core.http import redirect_to
-from core.paging import Page, requested_page
+from core.paging import requested_page
 from core.params import uuid_or_none
 from core.ratelimits import limit_exceeded, too_many_requests
 
-CONVERSATIONS_PER_PAGE = 30
-
 
 def _get_conversation_for_user(request: HttpRequest, conversation_uuid) -> Conversation:
-    """The user's own conversation, or 404 (for strangers it does not exist)."""
-    return get_object_or_404(Conversation, uuid=conversation_uuid, owner=request.user)
+    return selectors.conversation_for_user(request.user, conversation_uuid)
 
 
 def thread_cache_name(conversation_uuid, user_id: int) -> str:
@@ -65,17 +62,10 @@ def _thread_context(request: HttpRequest, conversation_uuid, form: MessageForm |
     }
 
 
-def conversations_page(user, number: int) -> Page:
-    """Page `number` of the user's conversations, cache-first (the list and the home page read it)."""
-    return cache.cached(
-        user.pk, f"conversations:{number}", lambda: conversation_rows(user, number, CONVERSATIONS_PER_PAGE)
-    )
-
-
 @login_required
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    page = conversations_page(request.user, requested_page(request))
+    page = selectors.conversations_page(request.user, requested_page(request))
     template = "chat/list.html#conversations" if request.htmx else "chat/list.html"
     return render(request, template, {"conversations": page.items, "page": page})
 

@@ -6,7 +6,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from analysis.selectors import videos_page
-from chat.views import conversations_page
+from chat.selectors import conversations_page
 from core import outages
 from core.http import came_from
 

@@ -6,7 +6,7 @@ import django_rq
 import pytest
 from django.urls import reverse
 
-from chat import cache, jobs, views
+from chat import cache, jobs, selectors
 from chat.models import Conversation, Message
 from chat.views import thread_cache_name
 
@@ -30,7 +30,7 @@ def test_the_list_shows_own_conversations_newest_first(owner_client, owner, outs
 
 
 def test_the_list_comes_in_pages(owner_client, owner, monkeypatch):
-    monkeypatch.setattr(views, "CONVERSATIONS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors, "CONVERSATIONS_PER_PAGE", 2)
     for n in range(3):
         Conversation.objects.create(owner=owner, title=f"talk {n}")
     first = owner_client.get(reverse("chat:list")).content.decode()
