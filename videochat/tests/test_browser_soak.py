@@ -80,7 +80,9 @@ def test_pages_open_for_minutes_show_every_update(live_server_url, browser_page,
                     driver.click(".attach-picker summary")
                 driver.set_input_files("[data-attach-input]", [str(clip.path)])
                 pump_until(
-                    driver, lambda: driver.locator(".attach-progress li.accepted").count() == 1, timeout=60
+                    driver,
+                    lambda: driver.locator("#attach-queue .upload-result.accepted").count() == 1,
+                    timeout=60,
                 )
             driver.fill("#composer-text", f"Question {sent + 1}: how long is it, and when is it loudest?")
             driver.press("#composer-text", "Enter")
