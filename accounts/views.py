@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.forms import DeleteAccountForm, LoginForm, SignupForm
 from core import outages
 from core.http import page_or_partial, redirect_to
-from core.ratelimits import limit_exceeded, too_many_requests
+from core.ratelimits import over_limit
 
 
 def _email_key(group: str, request: HttpRequest) -> str:
@@ -46,9 +46,11 @@ def log_in_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method == "POST":
             for group, key, setting, what in LOG_IN_LIMITS:
-                wait = limit_exceeded(request, group=group, key=key, rate=getattr(settings, setting))
-                if wait:
-                    return too_many_requests(request, retry_after=wait, what=what)
+                refused = over_limit(
+                    request, group=group, key=key, rate=getattr(settings, setting), what=what
+                )
+                if refused:
+                    return refused
         return view(request, *args, **kwargs)
 
     return limited
@@ -77,9 +79,15 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST":
-        wait = limit_exceeded(request, group="signup-ip", key="ip", rate=settings.RATELIMIT_SIGNUP_IP)
-        if wait:
-            return too_many_requests(request, retry_after=wait, what="sign-ups from your network")
+        refused = over_limit(
+            request,
+            group="signup-ip",
+            key="ip",
+            rate=settings.RATELIMIT_SIGNUP_IP,
+            what="sign-ups from your network",
+        )
+        if refused:
+            return refused
         if form.is_valid():
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")

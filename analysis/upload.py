@@ -39,7 +39,7 @@ from analysis.models import Video
 from analysis.services import video_create
 from analysis.sniff import SNIFF_BYTES, describe, sniff_container
 from core.bodies import accepts_body
-from core.ratelimits import limit_exceeded, too_many_requests
+from core.ratelimits import over_limit
 
 logger = logging.getLogger(__name__)
 
@@ -270,12 +270,15 @@ def upload_videos(request: HttpRequest) -> HttpResponse:
         if request.htmx:
             return HttpResponse("Log in to upload videos.", status=403, content_type="text/plain")
         return redirect_to_login(reverse("analysis:video-list"))
-    wait = limit_exceeded(request, group="upload-user", key="user", rate=settings.RATELIMIT_UPLOAD_USER)
-    if wait:
-        return too_many_requests(
-            request, retry_after=wait, what="uploads", back=reverse("analysis:video-list")
-        )
-    return _receive(request)
+    refused = over_limit(
+        request,
+        group="upload-user",
+        key="user",
+        rate=settings.RATELIMIT_UPLOAD_USER,
+        what="uploads",
+        back=reverse("analysis:video-list"),
+    )
+    return refused or _receive(request)
 
 
 @receives_videos

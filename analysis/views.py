@@ -19,7 +19,7 @@ from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
 from core.http import page_or_partial, redirect_to
 from core.paging import requested_page
-from core.ratelimits import limit_exceeded, too_many_requests
+from core.ratelimits import over_limit
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,16 @@ def video_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     query = request.GET.get("q", "").strip()
     if query:
-        wait = limit_exceeded(request, group="search-user", key="user", rate=settings.RATELIMIT_SEARCH_USER)
-        if wait:
-            return too_many_requests(
-                request, retry_after=wait, what="searches", back=reverse("analysis:video-list")
-            )
+        refused = over_limit(
+            request,
+            group="search-user",
+            key="user",
+            rate=settings.RATELIMIT_SEARCH_USER,
+            what="searches",
+            back=reverse("analysis:video-list"),
+        )
+        if refused:
+            return refused
         context = {
             "query": query,
             "hits": search.search_videos(user, query),
@@ -121,11 +126,16 @@ def video_detail(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
 @require_POST
 def video_reanalyze(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
     video = _get_video_for_user(request, video_uuid)
-    wait = limit_exceeded(request, group="reanalyse-user", key="user", rate=settings.RATELIMIT_REANALYSE_USER)
-    if wait:
-        return too_many_requests(
-            request, retry_after=wait, what="fresh analyses asked for", back=video.get_absolute_url()
-        )
+    refused = over_limit(
+        request,
+        group="reanalyse-user",
+        key="user",
+        rate=settings.RATELIMIT_REANALYSE_USER,
+        what="fresh analyses asked for",
+        back=video.get_absolute_url(),
+    )
+    if refused:
+        return refused
     if video.is_finished:
         services.video_reanalyze(video=video)
         messages.success(request, "A fresh analysis is queued. The earlier ones are kept.")

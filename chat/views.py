@@ -20,7 +20,7 @@ from chat.presenters import fresh_open_rows, message_row, thread_rows
 from core.http import redirect_to
 from core.paging import requested_page
 from core.params import uuid_or_none
-from core.ratelimits import limit_exceeded, too_many_requests
+from core.ratelimits import over_limit
 
 
 def _get_conversation_for_user(request: HttpRequest, conversation_uuid) -> Conversation:
@@ -74,13 +74,16 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def conversation_new(request: HttpRequest) -> HttpResponse:
     """Start a conversation; from a video's page (`video`), with that video ready to attach."""
-    wait = limit_exceeded(
-        request, group="conversation-user", key="user", rate=settings.RATELIMIT_CONVERSATION_USER
+    refused = over_limit(
+        request,
+        group="conversation-user",
+        key="user",
+        rate=settings.RATELIMIT_CONVERSATION_USER,
+        what="new conversations",
+        back=reverse("chat:list"),
     )
-    if wait:
-        return too_many_requests(
-            request, retry_after=wait, what="new conversations", back=reverse("chat:list")
-        )
+    if refused:
+        return refused
     conversation = services.conversation_create(owner=request.user)
     url = conversation.get_absolute_url()
     if video := _own_video(request, request.POST.get("video")):
@@ -138,11 +141,13 @@ def older_messages(request: HttpRequest, conversation_uuid) -> HttpResponse:
 
 def _reply_limit(request: HttpRequest, conversation: Conversation) -> HttpResponse | None:
     """Every reply asked for, sent or retried, counts against the user's chat limit."""
-    wait = limit_exceeded(request, group="chat-user", key="user", rate=settings.RATELIMIT_CHAT_USER)
-    if not wait:
-        return None
-    return too_many_requests(
-        request, retry_after=wait, what="messages in a short time", back=conversation.get_absolute_url()
+    return over_limit(
+        request,
+        group="chat-user",
+        key="user",
+        rate=settings.RATELIMIT_CHAT_USER,
+        what="messages in a short time",
+        back=conversation.get_absolute_url(),
     )
 
 

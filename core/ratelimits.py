@@ -1,8 +1,8 @@
 """Rate limits on the Redis cache, with one way to answer "too many".
 
-Views call `limit_exceeded(...)` for each limit that applies to them and, when
-one is hit, return `too_many_requests(...)`: a 429 page (or an htmx fragment)
-that says what happened and when to try again. When the limit cannot be
+Views call `over_limit(...)` for each limit that applies to them and return
+its answer when there is one: a 429 page (or an htmx fragment, from
+`too_many_requests`) that says what happened and when to try again. When the limit cannot be
 counted because Redis is down, `limit_exceeded` raises `PartDown` and the
 outage middleware answers 503: the request is neither let through unlimited
 nor blamed on the user with a 429.
@@ -41,6 +41,18 @@ def limit_exceeded(request: HttpRequest, *, group: str, key: str | KeyFn, rate: 
     if not usage["should_limit"]:
         return None
     return max(1, int(usage["time_left"]))
+
+
+def over_limit(
+    request: HttpRequest, *, group: str, key: str | KeyFn, rate: str, what: str, back: str | None = None
+) -> HttpResponse | None:
+    """Count this request against a limit; the 429 answer when it is over, else None.
+
+    `what` names what there were too many of ("uploads"), `back` the page the
+    answer links back to (see too_many_requests).
+    """
+    wait = limit_exceeded(request, group=group, key=key, rate=rate)
+    return too_many_requests(request, retry_after=wait, what=what, back=back) if wait else None
 
 
 def too_many_requests(
