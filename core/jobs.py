@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from abc import ABC, abstractmethod
 from datetime import timedelta
 
 import django_rq
@@ -39,11 +40,11 @@ logger = logging.getLogger(__name__)
 FAILURE_TTL = 7 * 24 * 3600
 
 
-class JobKind:
+class JobKind(ABC):
     """One kind of queue job: one job per row of `model`, run by the function `job` names.
 
-    A kind declares the attributes below and the methods under "declared by
-    the kind" (`fail` has a default). Values that come from settings are
+    A kind declares the attributes below and implements the abstract methods
+    under "declared by the kind" (`fail` has a default). Values that come from settings are
     properties in the kind, read when used, so a changed setting takes effect.
     """
 
@@ -69,21 +70,21 @@ class JobKind:
 
     # --- declared by the kind ------------------------------------------------
 
+    @abstractmethod
     def publish(self, row) -> None:
         """Tell the pages and the caches of a change of state. Best effort: the row is saved."""
-        raise NotImplementedError
 
+    @abstractmethod
     def requeue(self, row, reason: str) -> bool:
         """Recovery: a dead run's row back to waiting (`reason` says how it died). True if done."""
-        raise NotImplementedError
 
+    @abstractmethod
     def retry_later(self, row) -> None:
         """A run's row back to waiting after an unexpected error, for RQ's retry."""
-        raise NotImplementedError
 
+    @abstractmethod
     def doing(self, row) -> str:
         """What `queue status` says the row is doing."""
-        raise NotImplementedError
 
     def fail(self, row, reason: str) -> None:
         row.mark_failed(reason)
