@@ -63,7 +63,8 @@ class Request(http_protocol.WebRequest):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._parsePOSTFormSubmission = False
-        self._limit: bodies.BodyLimit | None = None
+        self._max_bytes: int | None = None  # read once, when the headers are in
+        self._timeout = 0
         self._received = 0
         self._stall = None  # the timer that drops a body that stopped arriving
         self._gate: asyncio.Future | None = None  # the members-only check under way
@@ -79,12 +80,13 @@ class Request(http_protocol.WebRequest):
         super().gotLength(length)
         if length == 0:
             return
-        self._limit = bodies.body_limit(self.channel._path)
-        if length is not None and length > self._limit.max_bytes():
+        limit = bodies.body_limit(self.channel._path)
+        self._max_bytes, self._timeout = limit.max_bytes(), _settings().REQUEST_BODY_TIMEOUT
+        if length is not None and length > self._max_bytes:
             self._refuse(bodies.TOO_LARGE)
             return
-        self._stall = self.channel.callLater(_settings().REQUEST_BODY_TIMEOUT, self._stalled)
-        if self._limit.members_only:
+        self._stall = self.channel.callLater(self._timeout, self._stalled)
+        if limit.members_only:
             self._check_members_only()
 
     def _check_members_only(self) -> None:
@@ -138,7 +140,7 @@ class Request(http_protocol.WebRequest):
             return
         if self._expects_continue and self.channel._version == b"HTTP/1.1":
             self.channel._send100Continue()
-        self._stall = self.channel.callLater(_settings().REQUEST_BODY_TIMEOUT, self._stalled)
+        self._stall = self.channel.callLater(self._timeout, self._stalled)
         self.channel.transport.resumeProducing()
 
     # --- the body, as it arrives -----------------------------------------------
@@ -147,11 +149,11 @@ class Request(http_protocol.WebRequest):
         if self._refused:
             return
         self._received += len(data)
-        if self._limit is not None and self._received > self._limit.max_bytes():
+        if self._max_bytes is not None and self._received > self._max_bytes:
             self._refuse(bodies.TOO_LARGE)  # a chunked body that grew past its limit
             return
         if self._stall is not None and self._stall.active():
-            self._stall.reset(_settings().REQUEST_BODY_TIMEOUT)
+            self._stall.reset(self._timeout)
         super().handleContentChunk(data)
 
     def _stalled(self) -> None:
