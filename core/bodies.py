@@ -30,7 +30,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
-from core.http import came_from
+from core.http import came_from, wants_json
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class BodyRefusalMiddleware:
 
 
 def refused(request: HttpRequest, *, status: int, message: str) -> HttpResponse:
-    if request.headers.get("Accept", "").startswith("application/json"):
+    if wants_json(request):
         response = JsonResponse({"error": message}, status=status)
     else:
         template = "body_refused.html#message" if getattr(request, "htmx", False) else "body_refused.html"

@@ -17,6 +17,11 @@ def came_from(request: HttpRequest) -> str | None:
     return None
 
 
+def wants_json(request: HttpRequest) -> bool:
+    """The client asked for JSON rather than a page (a script, an API client)."""
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
 def redirect_to(request: HttpRequest, to: str) -> HttpResponse:
     """A redirect: for htmx, one it follows with a full page load (HX-Redirect)."""
     return HttpResponseClientRedirect(to) if request.htmx else redirect(to)

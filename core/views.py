@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from analysis.selectors import videos_page
 from chat.selectors import conversations_page
 from core import outages
-from core.http import came_from
+from core.http import came_from, wants_json
 
 HOME_VIDEOS = 4
 HOME_CONVERSATIONS = 5
@@ -58,7 +58,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
     Django's `reason` is for the log (CsrfViewMiddleware logs it), not for the user.
     """
-    if request.get_preferred_type(["text/html", "application/json"]) == "application/json":
+    if wants_json(request):
         return JsonResponse({"error": CSRF_FAILED}, status=403)
     context = {"message": CSRF_FAILED, "came_from": came_from(request)}
     template = "403_csrf.html#message" if request.htmx else "403_csrf.html"
