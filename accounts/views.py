@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -16,19 +15,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.forms import DeleteAccountForm, LoginForm, SignupForm
 from core import outages
 from core.http import page_or_partial, redirect_to
-from core.ratelimits import over_limit
+from core.ratelimits import Limit, over_limit
 
 
 def _email_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("username", "").strip().lower()
 
 
-# Every log-in form counts against these, in these groups: (group, key, the
-# setting that holds the rate, what is counted, for the 429 page).
+# Every log-in form counts against these.
 LOG_IN_LIMITS = (
-    ("login-ip", "ip", "RATELIMIT_LOGIN_IP", "log-in attempts from your network"),
-    ("login-email", _email_key, "RATELIMIT_LOGIN_EMAIL", "log-in attempts for this account"),
+    Limit("login-ip", "ip", "RATELIMIT_LOGIN_IP", "log-in attempts from your network"),
+    Limit("login-email", _email_key, "RATELIMIT_LOGIN_EMAIL", "log-in attempts for this account"),
 )
+SIGN_UPS = Limit("signup-ip", "ip", "RATELIMIT_SIGNUP_IP", "sign-ups from your network")
 
 
 def log_in_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -45,11 +44,8 @@ def log_in_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @wraps(view)
     def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method == "POST":
-            for group, key, setting, what in LOG_IN_LIMITS:
-                refused = over_limit(
-                    request, group=group, key=key, rate=getattr(settings, setting), what=what
-                )
-                if refused:
+            for limit in LOG_IN_LIMITS:
+                if refused := over_limit(request, limit):
                     return refused
         return view(request, *args, **kwargs)
 
@@ -79,14 +75,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST":
-        refused = over_limit(
-            request,
-            group="signup-ip",
-            key="ip",
-            rate=settings.RATELIMIT_SIGNUP_IP,
-            what="sign-ups from your network",
-        )
-        if refused:
+        if refused := over_limit(request, SIGN_UPS):
             return refused
         if form.is_valid():
             user = form.save()

@@ -39,11 +39,12 @@ from analysis.models import Video
 from analysis.services import video_create
 from analysis.sniff import SNIFF_BYTES, describe, sniff_container
 from core.bodies import accepts_body
-from core.ratelimits import over_limit
+from core.ratelimits import Limit, over_limit
 
 logger = logging.getLogger(__name__)
 
 RESULTS_TEMPLATE = "analysis/_upload_form.html#results"
+UPLOADS = Limit("upload-user", "user", "RATELIMIT_UPLOAD_USER", "uploads")
 FORMATS = "MP4, MOV, WebM, MKV, AVI, MPEG-TS or MPEG-PS"
 
 # Why a file was refused, said after its name ("holiday.mp4 was refused: ...").
@@ -270,15 +271,7 @@ def upload_videos(request: HttpRequest) -> HttpResponse:
         if request.htmx:
             return HttpResponse("Log in to upload videos.", status=403, content_type="text/plain")
         return redirect_to_login(reverse("analysis:video-list"))
-    refused = over_limit(
-        request,
-        group="upload-user",
-        key="user",
-        rate=settings.RATELIMIT_UPLOAD_USER,
-        what="uploads",
-        back=reverse("analysis:video-list"),
-    )
-    return refused or _receive(request)
+    return over_limit(request, UPLOADS, back=reverse("analysis:video-list")) or _receive(request)
 
 
 @receives_videos

@@ -7,7 +7,6 @@ import math
 from pathlib import PurePosixPath
 from uuid import UUID
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,9 +18,12 @@ from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
 from core.http import page_or_partial, redirect_to
 from core.paging import requested_page
-from core.ratelimits import over_limit
+from core.ratelimits import Limit, over_limit
 
 logger = logging.getLogger(__name__)
+
+SEARCHES = Limit("search-user", "user", "RATELIMIT_SEARCH_USER", "searches")
+REANALYSES = Limit("reanalyse-user", "user", "RATELIMIT_REANALYSE_USER", "fresh analyses asked for")
 
 
 def _get_video_for_user(request: HttpRequest, video_uuid: UUID) -> Video:
@@ -37,15 +39,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     query = request.GET.get("q", "").strip()
     if query:
-        refused = over_limit(
-            request,
-            group="search-user",
-            key="user",
-            rate=settings.RATELIMIT_SEARCH_USER,
-            what="searches",
-            back=reverse("analysis:video-list"),
-        )
-        if refused:
+        if refused := over_limit(request, SEARCHES, back=reverse("analysis:video-list")):
             return refused
         context = {
             "query": query,
@@ -126,15 +120,7 @@ def video_detail(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
 @require_POST
 def video_reanalyze(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
     video = _get_video_for_user(request, video_uuid)
-    refused = over_limit(
-        request,
-        group="reanalyse-user",
-        key="user",
-        rate=settings.RATELIMIT_REANALYSE_USER,
-        what="fresh analyses asked for",
-        back=video.get_absolute_url(),
-    )
-    if refused:
+    if refused := over_limit(request, REANALYSES, back=video.get_absolute_url()):
         return refused
     if video.is_finished:
         services.video_reanalyze(video=video)

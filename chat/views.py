@@ -20,7 +20,11 @@ from chat.presenters import fresh_open_rows, message_row, thread_rows
 from core.http import redirect_to
 from core.paging import requested_page
 from core.params import uuid_or_none
-from core.ratelimits import over_limit
+from core.ratelimits import Limit, over_limit
+
+NEW_CONVERSATIONS = Limit("conversation-user", "user", "RATELIMIT_CONVERSATION_USER", "new conversations")
+# Every reply asked for, sent or retried, counts here.
+MESSAGES = Limit("chat-user", "user", "RATELIMIT_CHAT_USER", "messages in a short time")
 
 
 def _get_conversation_for_user(request: HttpRequest, conversation_uuid) -> Conversation:
@@ -74,15 +78,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def conversation_new(request: HttpRequest) -> HttpResponse:
     """Start a conversation; from a video's page (`video`), with that video ready to attach."""
-    refused = over_limit(
-        request,
-        group="conversation-user",
-        key="user",
-        rate=settings.RATELIMIT_CONVERSATION_USER,
-        what="new conversations",
-        back=reverse("chat:list"),
-    )
-    if refused:
+    if refused := over_limit(request, NEW_CONVERSATIONS, back=reverse("chat:list")):
         return refused
     conversation = services.conversation_create(owner=request.user)
     url = conversation.get_absolute_url()
@@ -139,23 +135,11 @@ def older_messages(request: HttpRequest, conversation_uuid) -> HttpResponse:
     return render(request, "chat/_older.html", {"conversation": conversation, **page})
 
 
-def _reply_limit(request: HttpRequest, conversation: Conversation) -> HttpResponse | None:
-    """Every reply asked for, sent or retried, counts against the user's chat limit."""
-    return over_limit(
-        request,
-        group="chat-user",
-        key="user",
-        rate=settings.RATELIMIT_CHAT_USER,
-        what="messages in a short time",
-        back=conversation.get_absolute_url(),
-    )
-
-
 @login_required
 @require_POST
 def message_send(request: HttpRequest, conversation_uuid) -> HttpResponse:
     conversation = _get_conversation_for_user(request, conversation_uuid)
-    if limited := _reply_limit(request, conversation):
+    if limited := over_limit(request, MESSAGES, back=conversation.get_absolute_url()):
         return limited
     form = MessageForm(request.POST, owner=request.user)
     if not form.is_valid():
@@ -199,7 +183,7 @@ def message_retry(request: HttpRequest, conversation_uuid, message_uuid) -> Http
     )
     if message.status != Message.Status.FAILED:
         return redirect_to(request, conversation.get_absolute_url())
-    if limited := _reply_limit(request, conversation):
+    if limited := over_limit(request, MESSAGES, back=conversation.get_absolute_url()):
         return limited
     services.message_retry(message=message)
     if request.htmx:

@@ -11,7 +11,9 @@ nor blamed on the user with a 429.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
@@ -43,16 +45,23 @@ def limit_exceeded(request: HttpRequest, *, group: str, key: str | KeyFn, rate: 
     return max(1, int(usage["time_left"]))
 
 
-def over_limit(
-    request: HttpRequest, *, group: str, key: str | KeyFn, rate: str, what: str, back: str | None = None
-) -> HttpResponse | None:
-    """Count this request against a limit; the 429 answer when it is over, else None.
+@dataclass(frozen=True)
+class Limit:
+    """One rate limit, declared once beside the views it guards."""
 
-    `what` names what there were too many of ("uploads"), `back` the page the
-    answer links back to (see too_many_requests).
+    group: str  # the counter's name; two places with one group count together
+    key: str | KeyFn  # whose count: "ip", "user", or a function of the request
+    setting: str  # the setting that holds its rate ("30/h"), read per request
+    what: str  # what there were too many of, for the 429 page ("uploads")
+
+
+def over_limit(request: HttpRequest, limit: Limit, *, back: str | None = None) -> HttpResponse | None:
+    """Count this request against `limit`; the 429 answer when it is over, else None.
+
+    `back` is the page the answer links back to (see too_many_requests).
     """
-    wait = limit_exceeded(request, group=group, key=key, rate=rate)
-    return too_many_requests(request, retry_after=wait, what=what, back=back) if wait else None
+    wait = limit_exceeded(request, group=limit.group, key=limit.key, rate=getattr(settings, limit.setting))
+    return too_many_requests(request, retry_after=wait, what=limit.what, back=back) if wait else None
 
 
 def too_many_requests(
