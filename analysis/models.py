@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -191,6 +192,18 @@ class AnalysisQuerySet(models.QuerySet["Analysis"]):
     def newest_local(self) -> AnalysisQuerySet:
         """Local analyses, newest first: the first is the one with the metadata, scenes and transcript."""
         return self.filter(analyzer=Analysis.LOCAL).order_by("-created_at", "-id")
+
+    def newest_local_of_each(self) -> AnalysisQuerySet:
+        """Of these, the local analyses no newer local one of the same video replaces.
+
+        One uncorrelated set (an anti-join), so a search can join its matches to it
+        once instead of asking, per matching row, which analysis is the newest.
+        """
+        newer = Analysis.objects.filter(video=OuterRef("video"), analyzer=Analysis.LOCAL).filter(
+            Q(created_at__gt=OuterRef("created_at"))
+            | Q(created_at=OuterRef("created_at"), id__gt=OuterRef("id"))
+        )
+        return self.filter(analyzer=Analysis.LOCAL).exclude(Exists(newer))
 
 
 class Analysis(models.Model):

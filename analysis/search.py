@@ -1,9 +1,19 @@
 """Search a user's videos by file name and by the words spoken in them.
 
-On PostgreSQL: full-text search (English stemming) with ranking and
-highlighted snippets from the database. On SQLite: a case-insensitive match
-of every word, highlighted here. Only the user's own videos are searched, and
-only the newest local analysis of each (re-analysis replaces the transcript).
+A moment matches when it holds any of the words asked for; moments holding
+more of them rank first. Only the user's own videos are searched, and only
+the newest local analysis of each (re-analysis replaces the transcript).
+
+Each match is found through an index, so a search costs what its matches
+cost, not what the user's whole library does (migration 0004):
+- PostgreSQL: full-text search (English stemming) on the stored `search_vector`
+  column and its GIN index; ranked and highlighted by the database, the
+  snippets only for the moments shown. File names: a trigram index serves the
+  case-insensitive substring match.
+- SQLite: the FTS5 table `transcript_segments_fts` (trigram tokenizer: the same
+  substring matches LIKE would find) gives the matching rows; words shorter than
+  three letters, which no trigram holds, are matched with LIKE. Ranked by the
+  share of the words a moment holds, highlighted here.
 """
 
 from __future__ import annotations
@@ -13,7 +23,8 @@ from dataclasses import dataclass, field
 from html import escape
 
 from django.db import connection
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString, mark_safe
 
 from analysis.models import Analysis, TranscriptSegment, Video
@@ -21,6 +32,10 @@ from analysis.models import Analysis, TranscriptSegment, Video
 MAX_QUERY = 200
 MOMENTS_PER_VIDEO = 5
 MAX_VIDEOS = 50
+MAX_MOMENTS = 200  # the best-ranked moments read; their videos make the hits
+# What migration 0004 made: the stored tsvector (PostgreSQL), the FTS5 table (SQLite).
+SEARCH_VECTOR = '"transcript_segments"."search_vector"'
+FTS_MATCHES = "SELECT rowid FROM transcript_segments_fts WHERE transcript_segments_fts MATCH %s"
 # Markers the database puts around matches; escaped text never contains them.
 _OPEN, _CLOSE = "\x02", "\x03"
 
@@ -57,16 +72,12 @@ def search_videos(user, query: str) -> list[Hit]:
     for video in Video.objects.owned_by(user).filter(name_filter)[:MAX_VIDEOS]:
         hits[video.pk] = Hit(video=video, name=_highlight(video.original_name, terms), rank=1.0)
 
-    latest = Analysis.objects.filter(video=OuterRef("analysis__video"), analyzer=Analysis.LOCAL).order_by(
-        "-created_at", "-id"
-    )
-    segments = TranscriptSegment.objects.filter(
-        analysis__video__owner=user, analysis=Subquery(latest.values("pk")[:1])
-    )
+    current = Analysis.objects.filter(video__owner=user).newest_local_of_each()
+    segments = TranscriptSegment.objects.filter(analysis__in=current)
     found = (
-        _postgres_segments(segments, query)
+        _postgres_segments(segments, terms)
         if connection.vendor == "postgresql"
-        else _plain_segments(segments, terms)
+        else _sqlite_segments(segments, terms)
     )
     for segment, rank, snippet in found:
         video = segment.analysis.video
@@ -79,35 +90,57 @@ def search_videos(user, query: str) -> list[Hit]:
     return sorted(hits.values(), key=lambda hit: (-hit.rank, -hit.video.created_at.timestamp()))[:MAX_VIDEOS]
 
 
-def _postgres_segments(segments, query: str):
-    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+def _postgres_segments(segments, terms: list[str]):
+    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVectorField
 
-    search = SearchQuery(query[:MAX_QUERY], config="english", search_type="websearch")
-    vector = SearchVector("text", config="english")
+    # The terms are \w+ words: nothing in them is to_tsquery syntax.
+    search = SearchQuery(" | ".join(terms), config="english", search_type="raw")
+    document = RawSQL(SEARCH_VECTOR, [], output_field=SearchVectorField())  # noqa: S611 (constant SQL)
+    ranked = list(
+        segments.alias(document=document)
+        .filter(document=search)
+        .annotate(rank=SearchRank(F("document"), search))
+        .order_by("-rank", "start")
+        .values_list("pk", "rank")[:MAX_MOMENTS]
+    )
+    # Headlines re-read the text, so only for the moments that will be shown.
     rows = (
-        segments.annotate(rank=SearchRank(vector, search))
-        .filter(rank__gt=0)
+        TranscriptSegment.objects.filter(pk__in=[pk for pk, _ in ranked])
         .annotate(
             headline=SearchHeadline(
                 "text", search, config="english", start_sel=_OPEN, stop_sel=_CLOSE, max_words=20, min_words=8
             )
         )
         .select_related("analysis__video")
-        .order_by("-rank", "start")[:200]
+        .in_bulk()
     )
-    return [(row, float(row.rank), _marked(row.headline)) for row in rows]
+    return [(rows[pk], float(rank), _marked(rows[pk].headline)) for pk, rank in ranked]
 
 
-def _plain_segments(segments, terms: list[str]):
-    text_filter = Q()
-    for term in terms:
-        text_filter |= Q(text__icontains=term)
-    rows = segments.filter(text_filter).select_related("analysis__video").order_by("start")[:200]
+def _sqlite_segments(segments, terms: list[str]):
+    rows = (
+        segments.filter(_text_matches(terms))
+        .select_related("analysis__video")
+        .order_by("start")[:MAX_MOMENTS]
+    )
     result = []
     for row in rows:
         matched = sum(1 for term in terms if term in row.text.lower())
         result.append((row, matched / len(terms), _highlight(row.text, terms)))
     return result
+
+
+def _text_matches(terms: list[str]) -> Q:
+    """Segments whose text holds any of the terms, found through the FTS5 table where a trigram can."""
+    indexed = [term for term in terms if len(term) >= 3]
+    matches = Q()
+    if indexed:
+        phrase = " OR ".join('"{}"'.format(term.replace('"', '""')) for term in indexed)
+        matches |= Q(pk__in=RawSQL(FTS_MATCHES, [phrase]))  # noqa: S611 (constant SQL, bound words)
+    for term in terms:
+        if len(term) < 3:
+            matches |= Q(text__icontains=term)
+    return matches
 
 
 def _marked(text: str) -> SafeString:
