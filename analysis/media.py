@@ -83,17 +83,13 @@ def _chunks(fh: IO[bytes], start: int, length: int) -> Iterator[bytes]:
 
 async def _achunks(fh: IO[bytes], start: int, length: int) -> AsyncIterator[bytes]:
     # Under ASGI, Django would gather a sync iterator into one list (the whole
-    # file in memory), so reads happen in a thread and chunks go out one by one.
+    # file in memory), so the same reads run in a thread and chunks go out one by one.
+    chunks = _chunks(fh, start, length)
     try:
-        await asyncio.to_thread(fh.seek, start)
-        while length > 0:
-            chunk = await asyncio.to_thread(fh.read, min(CHUNK_SIZE, length))
-            if not chunk:
-                break
-            length -= len(chunk)
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
             yield chunk
     finally:
-        fh.close()
+        await asyncio.to_thread(chunks.close)
 
 
 def serve_stored(
