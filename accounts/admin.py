@@ -3,11 +3,12 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.forms import AdminUserChangeForm, AdminUserCreationForm
 from accounts.models import User
+from core.admin_counts import LargeTableAdminMixin
 from core.admin_input import AdminInputMixin
 
 
 @admin.register(User)
-class UserAdmin(AdminInputMixin, BaseUserAdmin):
+class UserAdmin(LargeTableAdminMixin, AdminInputMixin, BaseUserAdmin):
     form = AdminUserChangeForm
     add_form = AdminUserCreationForm
     list_display = ["email", "is_active", "is_staff", "date_joined", "last_login"]

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from analysis import jobs, services
 from analysis.models import Analysis, Video
+from core.admin_counts import LargeTableAdminMixin
 from core.admin_input import AdminInputMixin
 
 
@@ -29,7 +30,7 @@ class AnalysisInline(admin.TabularInline):
 
 
 @admin.register(Video)
-class VideoAdmin(AdminInputMixin, admin.ModelAdmin):
+class VideoAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
     list_display = ["original_name", "owner", "status", "progress", "container", "size", "created_at"]
     list_filter = ["status", "container", "created_at"]
     search_fields = ["owner__email", "original_name"]
@@ -116,7 +117,7 @@ class VideoAdmin(AdminInputMixin, admin.ModelAdmin):
 
 
 @admin.register(Analysis)
-class AnalysisAdmin(AdminInputMixin, admin.ModelAdmin):
+class AnalysisAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
     list_display = [
         "video",
         "owner",

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from chat.models import Conversation, Message
+from core.admin_counts import LargeTableAdminMixin
 from core.admin_input import AdminInputMixin
 
 
@@ -15,7 +16,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(AdminInputMixin, admin.ModelAdmin):
+class ConversationAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
     list_display = ["__str__", "owner", "created_at", "updated_at"]
     list_filter = ["created_at", "updated_at"]
     search_fields = ["title", "owner__email", "uuid"]
@@ -25,7 +26,7 @@ class ConversationAdmin(AdminInputMixin, admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(AdminInputMixin, admin.ModelAdmin):
+class MessageAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
     list_display = ["__str__", "conversation", "role", "kind", "status", "provider", "model", "created_at"]
     list_filter = ["status", "provider", "role", "kind", "created_at"]
     search_fields = ["text", "conversation__owner__email", "conversation__title"]
