@@ -60,6 +60,10 @@ from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from testkit.live import free_port
+from testkit.procs import cpu_seconds
+from testkit.waiting import until, wait_for_http
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMAIL = "bench@example.com"
 QUESTION = "How long is it, and what resolution? Where is the most action?"
@@ -418,25 +422,9 @@ def profile_thread(conversation_uuid: str, out_path: str, runs: int = 40) -> Non
 # --- the processes ------------------------------------------------------------
 
 
-def cpu_seconds(pid: int, *, children: bool = False) -> float:
-    """CPU time a process has used (with its waited-for children, e.g. RQ's work horses)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    ticks = utime + stime + (cutime + cstime if children else 0)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Processes:
@@ -519,32 +507,17 @@ def redis_url(workdir: Path) -> Iterator[str]:
         client.flushdb()
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"no answer from {url} within {timeout}s")
-
-
 def wait_for_worker(redis_url_: str, name: str, process: subprocess.Popen, timeout: float = 60) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url_)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def registered() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"worker {name} exited with {process.returncode}")
-        if client.sismember("rq:workers:high", f"rq:worker:{name}"):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"worker {name} did not register within {timeout}s")
+        return client.sismember("rq:workers:high", f"rq:worker:{name}")
+
+    until(registered, timeout=timeout, what=f"worker {name} to register", interval=0.1)
 
 
 # --- the client side ------------------------------------------------------------
@@ -1002,7 +975,7 @@ def start_daphne(procs: Processes, env: dict[str, str], workdir: Path, name: str
         env,
         workdir / f"daphne-{name}.log",
     )
-    wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
+    wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=60)
     return Server(port, process)
 
 

@@ -27,9 +27,13 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
+
+from testkit.live import free_port
+from testkit.procs import status_kib
+from testkit.waiting import wait_for_http
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -38,17 +42,6 @@ PASSWORD = "bench password " + secrets.token_hex(8)
 # An ISO base media file-type box: what the upload check sniffs as MP4.
 FTYP = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isommp41"
 SEND_CHUNK = MIB
-
-
-def rss_kib(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a process, in KiB."""
-    fields = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0])
-    return fields["VmRSS"], fields["VmHWM"]
 
 
 def reset_peak(pid: int) -> bool:
@@ -75,7 +68,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         while not self._stop_event.is_set():
-            self.latest_kib = rss_kib(self.pid)[0]
+            self.latest_kib = status_kib(self.pid)["VmRSS"]
             self.peak_kib = max(self.peak_kib, self.latest_kib)
             self.series.append((time.monotonic() - started, self.latest_kib))
             time.sleep(self.interval)
@@ -88,14 +81,6 @@ class Sampler(threading.Thread):
 
 def _run(args: list[str], env: dict[str, str]) -> None:
     subprocess.run(args, cwd=BASE_DIR, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -137,7 +122,7 @@ def server(workdir: Path, max_upload_mb: int):
         _run([*manage, "migrate", "--noinput", "-v", "0"], env)
         create = f"from accounts.models import User; User.objects.create_user({EMAIL!r}, {PASSWORD!r})"
         _run([*manage, "shell", "-c", create], env)
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -154,7 +139,7 @@ def server(workdir: Path, max_upload_mb: int):
             stdout=subprocess.DEVNULL,
         )
         try:
-            _wait_until_up(port, process)
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=30)
             yield port, process.pid
         finally:
             process.terminate()
@@ -163,20 +148,6 @@ def server(workdir: Path, max_upload_mb: int):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _wait_until_up(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}")
-        with suppress(OSError):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError("daphne did not answer in time")
 
 
 def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
@@ -228,7 +199,7 @@ def upload(port: int, pid: int, jar: dict[str, str], size: int, name: str) -> di
     conn.putheader("HX-Request", "true")
     conn.endheaders()
 
-    before = rss_kib(pid)[0]
+    before = status_kib(pid)["VmRSS"]
     hwm_reset = reset_peak(pid)
     sampler = Sampler(pid)
     sampler.start()
@@ -249,14 +220,14 @@ def upload(port: int, pid: int, jar: dict[str, str], size: int, name: str) -> di
     time.sleep(0.1)
     peak = sampler.stop()
     if hwm_reset:
-        peak = max(peak, rss_kib(pid)[1])
+        peak = max(peak, status_kib(pid)["VmHWM"])
     return {
         "size": size,
         "status": response.status,
         "accepted": 'data-code="accepted"' in answer,
         "before_kib": before,
         "peak_kib": peak,
-        "after_kib": rss_kib(pid)[0],
+        "after_kib": status_kib(pid)["VmRSS"],
         "send_s": sent_at - started,
         "answer_s": done - sent_at,
         "series": sampler.series,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from testkit.waiting import until
+
 # Debian's Chromium (apt-get install chromium); Playwright's own browser builds cannot be fetched here.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,11 +36,7 @@ def wait_until(page, expression: str, *, timeout: float = 15) -> None:
     page.wait_for_function would evaluate the string inside the page, which our
     CSP (no eval) refuses.
     """
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {expression}")
-        time.sleep(0.1)
+    until(lambda: page.evaluate(expression), timeout=timeout, what=expression, interval=0.1)
 
 
 def log_in(page, base_url: str, email: str, password: str, *, next_url: str = "/") -> None:
@@ -119,11 +117,7 @@ def hold_answers(page, pattern: str) -> list:
 
 def pump_until(page, condition, *, timeout: float = 30) -> None:
     """Wait for `condition()` (a Python check) while Playwright keeps delivering events."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout}s: {condition}")
-        page.wait_for_timeout(50)
+    until(condition, timeout=timeout, sleep=lambda seconds: page.wait_for_timeout(seconds * 1000))
 
 
 def open_window(page, url: str):

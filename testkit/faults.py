@@ -62,6 +62,7 @@ from analysis.tests.clips import ffmpeg_exe, make_clip
 from chat.models import Message
 from core.queue import is_worker_alive
 from testkit.live import BASE_DIR, free_port
+from testkit.waiting import until
 from videochat.embedded import restart_valkey, start_valkey, valkey_exit_code
 
 WORKER_IDLE = "worker_killed_idle"
@@ -902,11 +903,13 @@ class _Run:
 
     def wait_for_workers(self, timeout: float = 90) -> None:
         """Until every process is up (a replaced worker takes a while to start): a fault meets make run's set."""
-        deadline = time.monotonic() + timeout
-        while not self.supervisor.all_up():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"a process did not come up within {timeout:.0f} s")
-            self.wait(time.monotonic() + 0.2)
+        until(
+            self.supervisor.all_up,
+            timeout=timeout,
+            what="every process to come up",
+            interval=0.2,
+            sleep=lambda seconds: self.wait(time.monotonic() + seconds),
+        )
 
     def wait(self, until: float) -> None:
         """Until `until` (monotonic): keep the processes up, and fail early if a thread did."""

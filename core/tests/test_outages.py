@@ -12,7 +12,6 @@ import logging
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from conftest import PASSWORD
 from core.outages import DATABASE, REDIS, OutageMiddleware, PartDown, part_down
 from core.ratelimits import limit_exceeded
 from testkit.live import BASE_DIR, _stop, free_port, subprocess_env
+from testkit.waiting import wait_for_http
 
 UNAVAILABLE = "Part of VideoChat is down for a moment. Please try again in 30 seconds."
 PAGE_UNAVAILABLE = "This page cannot be shown right now."
@@ -290,25 +290,10 @@ def _daphne(**env_overrides: str):
     )
     base_url = f"http://localhost:{port}"
     try:
-        _wait_for_an_answer(f"{base_url}/healthz", process)
+        wait_for_http(f"{base_url}/healthz", process, any_status=True)
         yield base_url
     finally:
         _stop(process)
-
-
-def _wait_for_an_answer(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering")
-        try:
-            urllib.request.urlopen(url, timeout=5).close()  # noqa: S310 (our own http:// URL)
-            return
-        except urllib.error.HTTPError:
-            return  # any status is an answer
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server did not answer {url} within {timeout}s")
 
 
 CSRF = "c" * 32  # a CSRF secret of the right form; the cookie and the field must match

