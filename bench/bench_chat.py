@@ -63,6 +63,7 @@ from urllib.parse import urlsplit, urlunsplit
 from testkit.live import free_port
 from testkit.procs import cpu_seconds
 from testkit.waiting import until, wait_for_http
+from videochat.run import daphne_argv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMAIL = "bench@example.com"
@@ -971,7 +972,7 @@ async def figure_thread(args, servers: dict[str, Server], ids, password) -> dict
 def start_daphne(procs: Processes, env: dict[str, str], workdir: Path, name: str) -> Server:
     port = free_port()
     process = procs.start(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "videochat.asgi:application"],
+        daphne_argv("127.0.0.1", port),
         env,
         workdir / f"daphne-{name}.log",
     )

@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 from testkit.live import free_port
 from testkit.procs import status_kib
 from testkit.waiting import wait_for_http
+from videochat.run import daphne_argv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -124,19 +125,7 @@ def server(workdir: Path, max_upload_mb: int):
         _run([*manage, "shell", "-c", create], env)
         port = free_port()
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "videochat.asgi:application",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
+            daphne_argv("127.0.0.1", port), cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL
         )
         try:
             wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=30)

@@ -64,6 +64,7 @@ from core.queue import is_worker_alive
 from testkit.live import BASE_DIR, free_port
 from testkit.waiting import until
 from videochat.embedded import restart_valkey, start_valkey, valkey_exit_code
+from videochat.run import daphne_argv
 
 WORKER_IDLE = "worker_killed_idle"
 WORKER_MID_JOB = "worker_killed_mid_job"
@@ -316,9 +317,7 @@ class Supervisor:
         return child
 
     def start_daphne(self, port: int) -> Child:
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        argv += ["--ping-interval=20", "--ping-timeout=30", "videochat.asgi:application"]
-        return self.start(Child("daphne", argv, self.workdir / "daphne.log"))
+        return self.start(Child("daphne", daphne_argv("127.0.0.1", port), self.workdir / "daphne.log"))
 
     def start_worker(self, tag: str) -> Child:
         self._workers_started += 1

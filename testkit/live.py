@@ -19,6 +19,7 @@ from django.db import connection
 
 from testkit.waiting import wait_for_http
 from videochat.embedded import free_port  # here too: the tests import it from testkit.live
+from videochat.run import daphne_argv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,33 +66,22 @@ def daphne_server(**env_overrides: str):
 
 
 @contextmanager
-def daphne_process(**env_overrides: str):
-    """daphne_server, yielding its base URL and its process (to look at its memory and files)."""
+def daphne_process(*, any_answer: bool = False, **env_overrides: str):
+    """daphne_server, yielding its base URL and its process (to look at its memory and files).
+
+    It is ready when /healthz answers 200, or, with `any_answer`, anything at all
+    (a server started with a part down answers 503).
+    """
     port = free_port()
     env = subprocess_env(
         DEBUG="true",
         ALLOWED_HOSTS="localhost,127.0.0.1",
         **env_overrides,
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--ping-interval=20",
-            "--ping-timeout=30",
-            "videochat.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
+    process = subprocess.Popen(daphne_argv("127.0.0.1", port), cwd=BASE_DIR, env=env)
     base_url = f"http://localhost:{port}"
     try:
-        wait_for_http(f"{base_url}/healthz", process)
+        wait_for_http(f"{base_url}/healthz", process, any_status=any_answer)
         yield base_url, process
     finally:
         _stop(process)

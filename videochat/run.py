@@ -278,27 +278,32 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def daphne_argv(host: str, port: int | str) -> list[str]:
+    """Daphne serving the app as `make run` serves it (the tests and benchmarks start it so too).
+
+    Its websocket pings keep idle sockets open through proxies and find dead ones.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        host,
+        "-p",
+        str(port),
+        "--ping-interval=20",
+        "--ping-timeout=30",
+        "videochat.asgi:application",
+    ]
+
+
 def main() -> int:
     # Local serving is plain HTTP on 127.0.0.1: development settings unless told otherwise.
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videochat.settings")
     valkey = None
     commands = [
-        Command(
-            "Daphne",
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                HOST,
-                "-p",
-                PORT,
-                "--ping-interval=20",
-                "--ping-timeout=30",
-                "videochat.asgi:application",
-            ],
-        ),
+        Command("Daphne", daphne_argv(HOST, PORT)),
         Command("worker", _manage("rqworker", "high", "default", "low", "--with-scheduler")),
     ]
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -33,8 +31,7 @@ from accounts.models import User
 from conftest import PASSWORD
 from core.outages import DATABASE, REDIS, OutageMiddleware, PartDown, part_down
 from core.ratelimits import limit_exceeded
-from testkit.live import BASE_DIR, _stop, free_port, subprocess_env
-from testkit.waiting import wait_for_http
+from testkit.live import daphne_process, free_port
 
 UNAVAILABLE = "Part of VideoChat is down for a moment. Please try again in 30 seconds."
 PAGE_UNAVAILABLE = "This page cannot be shown right now."
@@ -276,24 +273,9 @@ def test_it_still_counts_when_redis_is_up():
 
 @contextmanager
 def _daphne(**env_overrides: str):
-    """Daphne started as testkit.live.daphne_server starts it; yields its base URL.
-
-    daphne_server waits for /healthz to answer 200, which it does not while a
-    part is down: this one waits for any answer.
-    """
-    port = free_port()
-    env = subprocess_env(DEBUG="true", ALLOWED_HOSTS="localhost,127.0.0.1", **env_overrides)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "videochat.asgi:application"],
-        cwd=BASE_DIR,
-        env=env,
-    )
-    base_url = f"http://localhost:{port}"
-    try:
-        wait_for_http(f"{base_url}/healthz", process, any_status=True)
+    """Daphne with a part down: ready when /healthz answers at all (a 503, not the 200 of a whole app)."""
+    with daphne_process(any_answer=True, **env_overrides) as (base_url, _process):
         yield base_url
-    finally:
-        _stop(process)
 
 
 CSRF = "c" * 32  # a CSRF secret of the right form; the cookie and the field must match
