@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from testkit.live import free_port
-from testkit.procs import status_kib
+from testkit.procs import status_kib, stop
 from testkit.waiting import wait_for_http
 from videochat.run import daphne_argv
 
@@ -131,12 +131,7 @@ def server(workdir: Path, max_upload_mb: int):
             wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=30)
             yield port, process.pid
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
+from testkit.procs import stop
 from testkit.waiting import wait_for_http
 from videochat.embedded import free_port  # here too: the tests import it from testkit.live
 from videochat.run import daphne_argv
@@ -48,16 +49,6 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextmanager
 def daphne_server(**env_overrides: str):
     """Serve the app with Daphne on a free port; yields its base URL."""
@@ -84,7 +75,7 @@ def daphne_process(*, any_answer: bool = False, **env_overrides: str):
         wait_for_http(f"{base_url}/healthz", process, any_status=any_answer)
         yield base_url, process
     finally:
-        _stop(process)
+        stop(process)
 
 
 @contextmanager
@@ -96,7 +87,7 @@ def rq_worker(*queues: str, burst: bool = False, **env_overrides: str):
     try:
         yield process
     finally:
-        _stop(process)
+        stop(process)
 
 
 @contextmanager

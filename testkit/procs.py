@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -71,3 +72,14 @@ def status_kib(pid: int) -> dict[str, int]:
         if value.endswith(" kB"):
             sizes[name] = int(value.split()[0])
     return sizes
+
+
+def stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
+    """Ask a child process to stop (SIGTERM); kill it if it has not within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

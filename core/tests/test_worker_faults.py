@@ -20,7 +20,7 @@ from analysis.models import Video
 from analysis.tests.clips import make_clip
 from core.queue import is_worker_alive
 from testkit.live import BASE_DIR, free_port, subprocess_env
-from testkit.procs import children, is_alive
+from testkit.procs import children, is_alive, stop
 from testkit.waiting import until
 from videochat.embedded import restart_valkey, start_valkey
 
@@ -40,16 +40,6 @@ def _start_worker(name: str, *queues: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=BASE_DIR, env=subprocess_env(**env))
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_a_worker_killed_while_idle_leaves_nothing_that_swallows_the_next_job(owner, make_video, clips):
     connection = django_rq.get_connection("default")
     first = _start_worker("idle-then-killed", "default")
@@ -61,7 +51,7 @@ def test_a_worker_killed_while_idle_leaves_nothing_that_swallows_the_next_job(ow
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
-        _stop(first)
+        stop(first, timeout=15)
     assert not [pid for pid in left_behind if is_alive(pid)], "a child of the killed worker lives on"
 
     second = _start_worker("after-the-kill", "default")
@@ -75,7 +65,7 @@ def test_a_worker_killed_while_idle_leaves_nothing_that_swallows_the_next_job(ow
             what="the video to be analysed",
         )
     finally:
-        _stop(second)
+        stop(second, timeout=15)
     assert video.analyses.count() == 1
 
 
@@ -91,7 +81,7 @@ def test_a_busy_worker_still_recovers_lost_work(owner, make_video, clips):
         assert jobs.job_id(lost) in django_rq.get_queue("default").job_ids
         assert busy.get_status(refresh=True) == "started"  # found while the worker was busy
     finally:
-        _stop(worker)
+        stop(worker, timeout=15)
 
 
 def test_a_worker_outlives_redis_going_away_mid_job(owner, make_video, tmp_path):
@@ -128,7 +118,7 @@ def test_a_worker_outlives_redis_going_away_mid_job(owner, make_video, tmp_path)
         )
         assert worker.poll() is None
     finally:
-        _stop(worker)
+        stop(worker, timeout=15)
         valkey.stop()
     assert video.analyses.count() == 1
     assert later.analyses.count() == 1
@@ -147,5 +137,5 @@ def test_an_idle_worker_stops_on_sigterm():
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
     finally:
-        _stop(worker)
+        stop(worker, timeout=15)
     assert not is_worker_alive(connection, "stops-when-asked")
