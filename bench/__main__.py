@@ -19,6 +19,7 @@ BENCHMARKS = (
     "bench_transcribe",
     "bench_live",
     "bench_faults",
+    "bench_scale",
 )
 FIGURE = re.compile(r"^[a-z0-9_]+: \S+$")
 
