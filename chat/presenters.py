@@ -94,14 +94,19 @@ def fresh_open_rows(parts: list[dict | str]) -> list[dict | str]:
 
 def conversation_rows(owner, page_number: int, per_page: int) -> Page:
     """One page of the owner's conversations, newest activity first, as plain rows."""
-    conversations = (
-        Conversation.objects.filter(owner=owner)
-        .annotate(count=Count("messages"))
-        .order_by("-updated_at", "-id")
+    page = paginate(
+        Conversation.objects.filter(owner=owner).order_by("-updated_at", "-id"), page_number, per_page
     )
-    page = paginate(conversations, page_number, per_page)
+    # Messages are counted for this page's conversations only: a count joined to the
+    # list would count every message of every conversation before taking a page.
+    counts = dict(
+        Message.objects.filter(conversation__in=[c.pk for c in page.items])
+        .values("conversation")
+        .annotate(count=Count("id"))
+        .values_list("conversation", "count")
+    )
     rows = [
-        {"uuid": str(c.uuid), "title": str(c), "updated_at": c.updated_at, "count": c.count}
+        {"uuid": str(c.uuid), "title": str(c), "updated_at": c.updated_at, "count": counts.get(c.pk, 0)}
         for c in page.items
     ]
     return replace(page, items=rows)
