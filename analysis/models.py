@@ -193,18 +193,6 @@ class AnalysisQuerySet(models.QuerySet["Analysis"]):
         """Local analyses, newest first: the first is the one with the metadata, scenes and transcript."""
         return self.filter(analyzer=Analysis.LOCAL).order_by("-created_at", "-id")
 
-    def newest_local_of_each(self) -> AnalysisQuerySet:
-        """Of these, the local analyses no newer local one of the same video replaces.
-
-        One uncorrelated set (an anti-join), so a search can join its matches to it
-        once instead of asking, per matching row, which analysis is the newest.
-        """
-        newer = Analysis.objects.filter(video=OuterRef("video"), analyzer=Analysis.LOCAL).filter(
-            Q(created_at__gt=OuterRef("created_at"))
-            | Q(created_at=OuterRef("created_at"), id__gt=OuterRef("id"))
-        )
-        return self.filter(analyzer=Analysis.LOCAL).exclude(Exists(newer))
-
 
 class Analysis(models.Model):
     """One analysis of a video. Re-analysis adds a row; the history is kept."""
@@ -249,6 +237,23 @@ class Analysis(models.Model):
         return {name for name in names if name}
 
 
+class TranscriptSegmentQuerySet(models.QuerySet["TranscriptSegment"]):
+    def current_for(self, user) -> TranscriptSegmentQuerySet:
+        """What the user's videos say now: the segments of each one's newest local analysis.
+
+        "Newest" is an anti-join (no newer local analysis of the same video), so the
+        database checks only the segments it has already matched (a search's few
+        hits) rather than working out every video's newest analysis first.
+        """
+        newer = Analysis.objects.filter(video=OuterRef("analysis__video"), analyzer=Analysis.LOCAL).filter(
+            Q(created_at__gt=OuterRef("analysis__created_at"))
+            | Q(created_at=OuterRef("analysis__created_at"), id__gt=OuterRef("analysis__id"))
+        )
+        return self.filter(analysis__video__owner=user, analysis__analyzer=Analysis.LOCAL).exclude(
+            Exists(newer)
+        )
+
+
 class TranscriptSegment(models.Model):
     """A stretch of speech in a video, from the local analysis's transcription."""
 
@@ -256,6 +261,8 @@ class TranscriptSegment(models.Model):
     start = models.FloatField()
     end = models.FloatField()
     text = models.TextField()
+
+    objects = TranscriptSegmentQuerySet.as_manager()
 
     class Meta:
         db_table = "transcript_segments"

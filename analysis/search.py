@@ -27,7 +27,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString, mark_safe
 
-from analysis.models import Analysis, TranscriptSegment, Video
+from analysis.models import TranscriptSegment, Video
 
 MAX_QUERY = 200
 MOMENTS_PER_VIDEO = 5
@@ -72,8 +72,7 @@ def search_videos(user, query: str) -> list[Hit]:
     for video in Video.objects.owned_by(user).filter(name_filter)[:MAX_VIDEOS]:
         hits[video.pk] = Hit(video=video, name=_highlight(video.original_name, terms), rank=1.0)
 
-    current = Analysis.objects.filter(video__owner=user).newest_local_of_each()
-    segments = TranscriptSegment.objects.filter(analysis__in=current)
+    segments = TranscriptSegment.objects.current_for(user)
     found = (
         _postgres_segments(segments, terms)
         if connection.vendor == "postgresql"
