@@ -17,7 +17,7 @@ from django.utils.functional import cached_property
 
 
 class EstimatedCountPaginator(Paginator):
-    exact_count_up_to = 10_000
+    exact_count_up_to = 1_000
 
     @cached_property
     def count(self) -> int:
