@@ -64,3 +64,13 @@ class AdminUserChangeForm(_EmailUniqueMixin, auth_forms.UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=80,
+        strip=True,
+        help_text="What the token is for, so you know which to revoke: “backup script”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

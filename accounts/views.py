@@ -8,11 +8,13 @@ from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import DeleteAccountForm, LoginForm, SignupForm
+from accounts.forms import ApiTokenForm, DeleteAccountForm, LoginForm, SignupForm
+from accounts.models import ApiToken
+from accounts.tokens import token_create, token_revoke
 from core import outages
 from core.http import page_or_partial, redirect_to
 from core.ratelimits import Limit, over_limit
@@ -109,13 +111,49 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect_to(request, "/")
 
 
-@login_required
-def profile(request: HttpRequest) -> HttpResponse:
-    context = {
+def _profile_context(request: HttpRequest, **forms) -> dict:
+    return {
         "password_form": PasswordChangeForm(request.user),
         "delete_form": DeleteAccountForm(request.user),
+        "token_form": ApiTokenForm(),
+        "tokens": ApiToken.objects.filter(user=request.user),
+        **forms,
     }
-    return render(request, "accounts/profile.html", context)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/profile.html", _profile_context(request))
+
+
+@login_required
+@require_POST
+def token_new(request: HttpRequest) -> HttpResponse:
+    """Make an API token and show it, this once: only its hash is kept.
+
+    The answer is the page itself, not a redirect, so the token is never
+    stored anywhere to be shown later (not even in the session's messages).
+    """
+    form = ApiTokenForm(request.POST)
+    context = _profile_context(request, token_form=form)
+    if not form.is_valid():
+        return page_or_partial(request, "accounts/profile.html", "api-tokens", context, status=400)
+    context["new_token"] = token_create(user=request.user, name=form.cleaned_data["name"])
+    context["token_form"] = ApiTokenForm()
+    response = page_or_partial(request, "accounts/profile.html", "api-tokens", context, status=201)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token_revoke(token=token)
+    if request.htmx:
+        return render(request, "accounts/profile.html#api-tokens", _profile_context(request))
+    messages.success(request, f"The token “{token.name}” is revoked: it no longer works.")
+    return redirect("accounts:profile")
 
 
 @login_required
@@ -127,7 +165,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         update_session_auth_hash(request, user)
         messages.success(request, "Your password has been changed.")
         return redirect_to(request, "/accounts/profile/")
-    context = {"password_form": form, "delete_form": DeleteAccountForm(request.user)}
+    context = _profile_context(request, password_form=form)
     template = "accounts/profile.html#password-form" if request.htmx else "accounts/profile.html"
     return render(request, template, context, status=400)
 
@@ -142,6 +180,6 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         user.delete()
         messages.info(request, "Your account and everything in it have been deleted.")
         return redirect_to(request, "/")
-    context = {"password_form": PasswordChangeForm(request.user), "delete_form": form}
+    context = _profile_context(request, delete_form=form)
     template = "accounts/profile.html#delete-form" if request.htmx else "accounts/profile.html"
     return render(request, template, context, status=400)

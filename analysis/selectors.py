@@ -35,12 +35,15 @@ def videos_page(user, number: int) -> Page:
 
 
 def _list_videos(user, page_number: int) -> Page:
-    """One page of the user's videos, newest first, each with its newest poster and duration."""
+    """One page of the user's videos, newest first, each with its newest poster and duration
+    (and, for the API's summary, that analysis's id and time)."""
     latest = Analysis.objects.newest_local().filter(video=OuterRef("pk"))
     duration = latest.annotate(seconds=Cast(KT("metadata__duration"), FloatField())).values("seconds")[:1]
     videos = Video.objects.owned_by(user).annotate(
         poster=Subquery(latest.values("poster")[:1]),
         duration=Subquery(duration, output_field=FloatField()),
+        analysis_id=Subquery(latest.values("pk")[:1]),
+        analysis_at=Subquery(latest.values("created_at")[:1]),
     )
     return paginate(videos, page_number, VIDEOS_PER_PAGE)
 

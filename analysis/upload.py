@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 RESULTS_TEMPLATE = "analysis/_upload_form.html#results"
 UPLOADS = Limit("upload-user", "user", "RATELIMIT_UPLOAD_USER", "uploads")
 FORMATS = "MP4, MOV, WebM, MKV, AVI, MPEG-TS or MPEG-PS"
+NO_FILES = "Choose one or more video files to upload."
 
 # Why a file was refused, said after its name ("holiday.mp4 was refused: ...").
 EMPTY = "empty"
@@ -203,21 +204,41 @@ def receives_videos(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        uploads = VideoUploadHandler(request)
-        request.upload_handlers = [uploads]
+        uploads = install_upload_handler(request)
         try:
-            try:
-                request.FILES  # noqa: B018 (parse now, so errors get our answer)
-            except TooManyFilesSent:
-                return _unreadable(request, _reason(TOO_MANY).capitalize())
-            except (MultiPartParserError, SuspiciousOperation, UnreadablePostError):
-                logger.info("unreadable upload from user %s", request.user.pk, exc_info=True)
-                return _unreadable(request, "The upload could not be read. Please try again.")
+            if unreadable := read_uploads(request):
+                return _unreadable(request, unreadable)
             return protected(request, *args, uploads=uploads, **kwargs)
         finally:
             uploads.discard()
 
     return wrapper
+
+
+def install_upload_handler(request: HttpRequest) -> VideoUploadHandler:
+    """Stream this request's files through the checks; before anything reads its body.
+
+    Whoever installs it calls `discard()` once done with the files. A second
+    call returns the handler in place.
+    """
+    installed = request.upload_handlers
+    if len(installed) == 1 and isinstance(installed[0], VideoUploadHandler):
+        return installed[0]  # installed already (the API's session check needs it before it runs)
+    uploads = VideoUploadHandler(request)
+    request.upload_handlers = [uploads]
+    return uploads
+
+
+def read_uploads(request: HttpRequest) -> str:
+    """Parse the body now, through the installed handler; why it could not be read, or ""."""
+    try:
+        request.FILES  # noqa: B018 (parse now, so errors get our answer)
+    except TooManyFilesSent:
+        return _reason(TOO_MANY).capitalize()
+    except (MultiPartParserError, SuspiciousOperation, UnreadablePostError):
+        logger.info("unreadable upload from user %s", request.user.pk, exc_info=True)
+        return "The upload could not be read. Please try again."
+    return ""
 
 
 def accept_uploads(request: HttpRequest, uploads: VideoUploadHandler) -> list[UploadOutcome]:
@@ -278,7 +299,7 @@ def upload_videos(request: HttpRequest) -> HttpResponse:
 def _receive(request: HttpRequest, uploads: VideoUploadHandler) -> HttpResponse:
     outcomes = accept_uploads(request, uploads)
     if not outcomes:
-        return _unreadable(request, "Choose one or more video files to upload.")
+        return _unreadable(request, NO_FILES)
     notice = too_many_notice(outcomes)
     if not request.htmx:
         _tell(request, outcomes, notice)

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from accounts.tokens import token_or_session
 from analysis import charts, media, search, selectors, services
 from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
@@ -145,6 +146,7 @@ def video_delete(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
 
 
 @require_safe
+@token_or_session  # the API's clients fetch it with their token
 def video_file(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
     """The video's own bytes, with Range support so the player can seek."""
     video = _get_video_for_user(request, video_uuid)
@@ -158,6 +160,7 @@ def video_file(request: HttpRequest, video_uuid: UUID) -> HttpResponse:
 
 
 @require_safe
+@token_or_session
 def video_media(request: HttpRequest, video_uuid: UUID, name: str) -> HttpResponse:
     """A poster, scene thumbnail or storyboard of one of the video's analyses, by storage name."""
     video = _get_video_for_user(request, video_uuid)

@@ -35,6 +35,8 @@ def message_row(message: Message) -> dict:
         "is_open": message.is_open,
         "failure_reason": message.failure_reason,
         "html": html,
+        # The text as written (a reply being written: so far), for the API.
+        "text": partial if message.status == Message.Status.STREAMING else message.text,
         "partial": partial,
         # The page keeps the newest of (version, length) it has seen of each message.
         "version": message.version,
@@ -45,18 +47,25 @@ def message_row(message: Message) -> dict:
     }
 
 
-def thread_rows(conversation: Conversation, *, before: Message | None = None, limit: int) -> dict:
-    """The newest `limit` messages (before `before`, when given), oldest first."""
+def newest_rows(conversation: Conversation, *, before: Message | None = None, limit: int) -> dict:
+    """The newest `limit` messages (before `before`, when given) as rows, newest first.
+
+    `has_more`: whether older ones exist (the thread page and the API page back by them).
+    """
     messages = conversation.messages.prefetch_related("videos").select_related("conversation")
     if before is not None:
         messages = messages.filter(
             Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.pk)
         )
     page = list(messages.order_by("-created_at", "-id")[: limit + 1])
-    has_more = len(page) > limit
-    page = page[:limit]
-    page.reverse()
-    rows = [message_row(m) for m in page]
+    return {"rows": [message_row(m) for m in page[:limit]], "has_more": len(page) > limit}
+
+
+def thread_rows(conversation: Conversation, *, before: Message | None = None, limit: int) -> dict:
+    """The newest `limit` messages (before `before`, when given), oldest first."""
+    newest = newest_rows(conversation, before=before, limit=limit)
+    has_more = newest["has_more"]
+    rows = newest["rows"][::-1]
     # Finished messages are rendered once, here, and cached as HTML; the others
     # are rendered per request (a failed one carries a form with the request's
     # CSRF token, an open one is changing). Runs of finished ones are joined, so

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 
+from analysis import cache as video_cache
 from chat import cache
-from chat.models import Conversation
-from chat.presenters import conversation_rows
+from chat.models import Conversation, Message
+from chat.presenters import conversation_rows, fresh_open_rows, newest_rows
 from core.paging import Page
 
 CONVERSATIONS_PER_PAGE = 30
@@ -22,3 +23,30 @@ def conversations_page(user, number: int) -> Page:
     return cache.cached(
         user.pk, f"conversations:{number}", lambda: conversation_rows(user, number, CONVERSATIONS_PER_PAGE)
     )
+
+
+class UnknownCursor(LookupError):
+    """The message to page back from is not in this conversation."""
+
+
+def messages_page(user, conversation_uuid, *, before_uuid=None, limit: int) -> dict:
+    """The newest `limit` messages (before the message `before_uuid`) as rows, newest first; cache-first.
+
+    As for the thread page, the owner check runs when the page is built: a
+    hit under this user's namespace needs no database, a stranger always
+    misses and gets a 404. The videos' version is part of the name, as the
+    rows name the attached videos. Replies being written are read again.
+    """
+
+    def build() -> dict:
+        conversation = conversation_for_user(user, conversation_uuid)
+        before = None
+        if before_uuid is not None:
+            before = Message.objects.filter(conversation=conversation, uuid=before_uuid).first()
+            if before is None:
+                raise UnknownCursor(before_uuid)
+        return newest_rows(conversation, before=before, limit=limit)
+
+    name = f"messages:{conversation_uuid}:{before_uuid or 'newest'}:{limit}:videos-{video_cache.version(user.pk)}"
+    page = cache.cached(user.pk, name, build)
+    return {**page, "rows": fresh_open_rows(page["rows"])}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,9 +17,24 @@ def came_from(request: HttpRequest) -> str | None:
     return None
 
 
+# The JSON API's URLs (api/) answer JSON whatever the client's Accept header says.
+JSON_PATHS = ("/api/",)
+
+
 def wants_json(request: HttpRequest) -> bool:
-    """The client asked for JSON rather than a page (a script, an API client)."""
+    """The client asked for JSON rather than a page (a script), or asked the JSON API."""
+    if request.path_info.startswith(JSON_PATHS):
+        return True
     return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def json_error(status: int, code: str, message: str, **extra) -> JsonResponse:
+    """Every JSON error's one shape: a sentence for a person, a stable code for a program.
+
+    `{"error": "...", "code": "not_found"}`, plus what the code needs
+    (`fields` for invalid input, `retry_after` for 429 and 503).
+    """
+    return JsonResponse({"error": message, "code": code, **extra}, status=status)
 
 
 def redirect_to(request: HttpRequest, to: str) -> HttpResponse:

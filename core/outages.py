@@ -34,12 +34,14 @@ import redis.exceptions
 from django.conf import settings
 from django.db import connection
 from django.db.utils import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 from django.utils.log import log_response
 from django_redis import get_redis_connection
 from django_redis.exceptions import ConnectionInterrupted
+
+from core.http import json_error, wants_json
 
 REDIS = "redis"
 DATABASE = "database"
@@ -226,8 +228,8 @@ def unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
         headline = "This cannot be done right now."
     seconds = f"{retry_after} second{'s' if retry_after != 1 else ''}"
     detail = f"Part of VideoChat is down for a moment. Please try again in {seconds}."
-    if request.get_preferred_type(["text/html", "application/json"]) == "application/json":
-        response = JsonResponse({"error": f"{headline} {detail}", "retry_after": retry_after}, status=503)
+    if wants_json(request):
+        response = json_error(503, "unavailable", f"{headline} {detail}", retry_after=retry_after)
     else:
         context = {
             "headline": headline,

@@ -54,13 +54,17 @@ class Limit:
     setting: str  # the setting that holds its rate ("30/h"), read per request
     what: str  # what there were too many of, for the 429 page ("uploads")
 
+    def exceeded(self, request: HttpRequest) -> int | None:
+        """Count this request; the seconds to wait if it is over the limit, else None."""
+        return limit_exceeded(request, group=self.group, key=self.key, rate=getattr(settings, self.setting))
+
 
 def over_limit(request: HttpRequest, limit: Limit, *, back: str | None = None) -> HttpResponse | None:
     """Count this request against `limit`; the 429 answer when it is over, else None.
 
     `back` is the page the answer links back to (see too_many_requests).
     """
-    wait = limit_exceeded(request, group=limit.group, key=limit.key, rate=getattr(settings, limit.setting))
+    wait = limit.exceeded(request)
     return too_many_requests(request, retry_after=wait, what=limit.what, back=back) if wait else None
 
 
@@ -75,7 +79,7 @@ def too_many_requests(
     context = {
         "what": what,
         "retry_after": retry_after,
-        "wait": _wait_words(retry_after),
+        "wait": wait_words(retry_after),
         "back": back or request.get_full_path(),
     }
     template = "429.html#message" if getattr(request, "htmx", False) else "429.html"
@@ -84,7 +88,8 @@ def too_many_requests(
     return response
 
 
-def _wait_words(seconds: int) -> str:
+def wait_words(seconds: int) -> str:
+    """How long to wait, in words: "30 seconds", "2 minutes"."""
     if seconds < 60:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     minutes = -(-seconds // 60)

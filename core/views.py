@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from analysis.selectors import videos_page
 from chat.selectors import conversations_page
 from core import outages
-from core.http import came_from, wants_json
+from core.http import came_from, json_error, wants_json
 
 HOME_VIDEOS = 4
 HOME_CONVERSATIONS = 5
@@ -59,7 +59,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     Django's `reason` is for the log (CsrfViewMiddleware logs it), not for the user.
     """
     if wants_json(request):
-        return JsonResponse({"error": CSRF_FAILED}, status=403)
+        return json_error(403, "csrf_failed", CSRF_FAILED)
     context = {"message": CSRF_FAILED, "came_from": came_from(request)}
     template = "403_csrf.html#message" if request.htmx else "403_csrf.html"
     return render(request, template, context, status=403)

@@ -69,11 +69,26 @@ INSTALLED_APPS = [
     "django_rq",
     "template_partials",
     "csp",
+    "ninja",
+    "corsheaders",
     "accounts",
     "analysis",
     "chat",
     "ops",
+    "api",
 ]
+
+# Other front ends may call the JSON API (/api/) from these origins, and only it;
+# none by default. Tokens, not cookies, authenticate them: no credentials are allowed.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+for _origin in CORS_ALLOWED_ORIGINS:
+    if not _origin.startswith(("http://", "https://")) or "/" in _origin.split("://", 1)[1]:
+        raise ImproperlyConfigured(
+            "CORS_ALLOWED_ORIGINS entries must be origins like https://app.example.com "
+            f"(a scheme and a host, no path), got {_origin!r}"
+        )
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
 
 # OutageMiddleware answers 503 when Redis or the database is down. It sits outside
 # everything that touches them (sessions, auth, the views) and inside the two that
@@ -81,6 +96,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything that may answer (an outage's 503 too): only /api/, and only when
+    # CORS_ALLOWED_ORIGINS names origins.
+    "corsheaders.middleware.CorsMiddleware",
     "core.outages.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("videos/", include("analysis.urls")),
     path("chat/", include("chat.urls")),
+    path("api/v1/", include("api.urls")),
     path("admin/rq/", include("ops.rq_urls")),
     path("admin/", admin.site.urls),
 ]

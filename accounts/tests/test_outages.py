@@ -88,6 +88,7 @@ def test_it_answers_a_json_sign_up_with_json(client):
     assert response["Retry-After"] == "30"
     assert response.json() == {
         "error": f"Signing up cannot be done right now. {UNAVAILABLE}",
+        "code": "unavailable",
         "retry_after": 30,
     }
 

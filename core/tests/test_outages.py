@@ -109,7 +109,11 @@ def test_it_answers_json_to_a_client_that_asks_for_it(owner_client):
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"error": f"{PAGE_UNAVAILABLE} {UNAVAILABLE}", "retry_after": 30}
+    assert response.json() == {
+        "error": f"{PAGE_UNAVAILABLE} {UNAVAILABLE}",
+        "code": "unavailable",
+        "retry_after": 30,
+    }
 
 
 @pytest.mark.django_db
@@ -324,6 +328,7 @@ def test_it_answers_503_through_daphne_while_redis_is_down(owner):
         assert (status, headers["Retry-After"]) == (503, "30")
         assert json.loads(body) == {
             "error": f"Logging in cannot be done right now. {UNAVAILABLE}",
+            "code": "unavailable",
             "retry_after": 30,
         }
         status, _, body = _fetch(f"{base}/healthz")
@@ -364,7 +369,11 @@ def test_it_answers_503_through_daphne_while_the_database_is_down():
             f"{base}/videos/", session=session, headers={"Accept": "application/json"}
         )
         assert (status, headers["Retry-After"]) == (503, "30")
-        assert json.loads(body) == {"error": f"{PAGE_UNAVAILABLE} {UNAVAILABLE}", "retry_after": 30}
+        assert json.loads(body) == {
+            "error": f"{PAGE_UNAVAILABLE} {UNAVAILABLE}",
+            "code": "unavailable",
+            "retry_after": 30,
+        }
         status, _, body = _fetch(f"{base}/healthz")
     assert status == 503
     assert json.loads(body)["down"] == ["database"]

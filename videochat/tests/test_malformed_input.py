@@ -41,6 +41,8 @@ from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RegexPattern
 
+from accounts.models import ApiToken
+from accounts.tokens import token_create
 from analysis.models import TranscriptSegment, Video
 from analysis.tests.conftest import make_video  # noqa: F401 (a fixture)
 from analysis.tests.test_pages import make_analysis
@@ -120,6 +122,8 @@ PARAMS: dict[str, Spec] = {
         htmx=True,
     ),
     "accounts:delete": Spec(form=("password",), htmx=True),
+    "accounts:token-new": Spec(form=("name",), htmx=True),
+    "accounts:token-revoke": Spec(path={"token_id": "api_token"}, htmx=True),
     "analysis:video-list": Spec(query=("q", "page"), htmx=True),
     "analysis:video-upload": Spec(form=("files",), htmx=True, files=True),
     "analysis:video-detail": Spec(path=VIDEO, query=("t",), htmx=True),
@@ -141,6 +145,27 @@ PARAMS: dict[str, Spec] = {
     "chat:delete": Spec(path=CONVERSATION, htmx=True),
     "chat:message": Spec(path={**CONVERSATION, "message_uuid": "message"}),
     "chat:retry": Spec(path={**CONVERSATION, "message_uuid": "reply"}, htmx=True),
+    # The JSON API (api/): its bodies are JSON, so the form's garbage is an unreadable body
+    # there; schemathesis sends it garbage JSON from its schema (api/tests/test_schemathesis.py).
+    "api:openapi-json": Spec(),
+    "api:openapi-view": Spec(),
+    "api:api-root": Spec(),
+    "api:not-found": Spec(),
+    "api:videos": Spec(query=("page",), form=("files",), headers=("Authorization",), files=True),
+    "api:video": Spec(path={"video_id": "video"}),
+    "api:video-transcript": Spec(path={"video_id": "video"}),
+    "api:video-reanalyse": Spec(path={"video_id": "video"}),
+    "api:search": Spec(query=("q",), valid={"q": "holiday"}),
+    "api:conversations": Spec(query=("page",), form=("title",)),
+    "api:conversation": Spec(path={"conversation_id": "conversation"}, form=("title",)),
+    "api:messages": Spec(
+        path={"conversation_id": "conversation"},
+        query=("cursor",),
+        form=("text", "videos"),
+        valid={"cursor": "message", "text": "How long is it?", "videos": "video"},
+    ),
+    "api:message": Spec(path={"conversation_id": "conversation", "message_id": "message"}),
+    "api:message-retry": Spec(path={"conversation_id": "conversation", "message_id": "reply"}),
     # The admin site's own pages (its model pages are ADMIN_MODEL_VIEWS below).
     "admin:index": Spec(),
     "admin:login": Spec(query=("next",), form=("username", "password", "next")),
@@ -327,6 +352,7 @@ class World:
             "conversation": conversation,
             "message": question,
             "reply": reply,
+            "api_token": token_create(user=user, name="script")[0],
         }
 
     def value(self, kind: str, side: str, model_admin: admin.ModelAdmin | None = None) -> str:
@@ -340,6 +366,8 @@ class World:
             return objects["analysis"].poster
         if kind == "video_pk":
             return str(objects["video"].pk)
+        if kind == "api_token":
+            return str(objects["api_token"].pk)
         if kind == "user_pk":
             return str(self.users[side].pk)
         if kind == "content_type":
@@ -361,6 +389,8 @@ class World:
             return str(self.group.pk)
         if model._meta.label == "analysis.Analysis":
             return str(self.objects[side]["analysis"].pk)
+        if model is ApiToken:
+            return str(self.objects[side]["api_token"].pk)
         return "1"  # django-rq's Dashboard: no table, no rows
 
     def valid(self, spec: Spec, name: str) -> str:
@@ -388,6 +418,7 @@ UNKNOWN = {
     "scheduler_index": "7",
     "connection_index": "7",
     "video_pk": "999999999",
+    "api_token": "999999999",
     "user_pk": "999999999",
     "object": "999999999",
     "content_type": "999999999",
@@ -689,11 +720,14 @@ def _one_of_each(items, *, kind, names) -> list[str]:
 
 # Patterns no request can get past their refusal: there is nothing behind them here.
 NEVER_SERVED = {
+    "api:not-found",  # any other URL under /api/v1/: a 404 by design
+    "api:api-root",  # ninja needs the pattern to know where the API is; a 404 as well
     "admin:autocomplete",  # no admin here has autocomplete_fields: every request is a 403
     "admin/(?P<url>.*)$",  # the catch-all: a 404 by design
     "admin:analysis_video_add",  # videos arrive through the upload only
     "admin:analysis_analysis_add",  # analyses are the analyzer's record
     "admin:analysis_analysis_delete",
+    "admin:accounts_apitoken_add",  # tokens are made by their owner, on the profile page
     "admin:django_rq_dashboard_add",
     # No job here has results, no worker or cron scheduler runs, rq-scheduler is not installed.
     *(

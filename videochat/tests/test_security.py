@@ -127,7 +127,10 @@ def test_a_failed_csrf_check_answers_json_clients_in_json(stale_page, owner):
     # The chat composer uploads with Accept: application/json and shows the "error" it gets.
     response = stale_page.post(reverse("analysis:video-upload"), {}, headers={"Accept": "application/json"})
     assert response.status_code == 403
-    assert response.json() == {"error": f"{CSRF_SENTENCE} Reload the page and try again."}
+    assert response.json() == {
+        "error": f"{CSRF_SENTENCE} Reload the page and try again.",
+        "code": "csrf_failed",
+    }
 
 
 def test_a_form_with_its_token_still_goes_through(owner):
