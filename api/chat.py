@@ -44,8 +44,8 @@ def conversation_list(request: HttpRequest, query: Query[PageQuery]):
     url_name="conversations",
     summary="Start a conversation",
 )
-def conversation_create(request: HttpRequest, payload: schemas.ConversationIn | None = None):
-    title = payload.title if payload is not None else None
+def conversation_create(request: HttpRequest, payload: schemas.ConversationIn):
+    title = payload.title
     form = None
     if title is not None:
         form = TitleForm({"title": title})
@@ -106,6 +106,7 @@ def message_list(request: HttpRequest, conversation_id: UUID, query: Query[Curso
     if query.cursor:
         before = uuid_or_none(query.cursor)
         if before is None:
+            selectors.conversation_for_user(request.user, conversation_id)  # a stranger's is a 404 first
             raise invalid({"cursor": ["This is not a cursor this API gave out."]})
     try:
         page = selectors.messages_page(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+from django.http import HttpRequest
 from ninja import NinjaAPI, Swagger
+from ninja.parser import Parser
 
 from api import chat, errors, videos
 from api.auth import session_auth, token_auth
@@ -26,6 +30,18 @@ is a 404, as one that does not exist.
 the site's websocket (`/ws/events/`) for its chunks.
 """
 
+
+class ObjectParser(Parser):
+    """Every body the API takes is a JSON object. Ninja reads a schema from any value's
+    attributes (an array, a string: `"x".title` is a method), so anything else is refused here."""
+
+    def parse_body(self, request: HttpRequest) -> dict:
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return data
+
+
 api = NinjaAPI(
     title="VideoChat API",
     version="1",
@@ -36,6 +52,7 @@ api = NinjaAPI(
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=ObjectParser(),
 )
 errors.install(api)
 api.add_router("", videos.router)

@@ -44,10 +44,18 @@ def test_it_creates_renames_and_deletes_a_conversation(api, owner):
     assert not Conversation.objects.exists()
 
 
-def test_it_starts_an_untitled_conversation_without_a_body(api, owner):
-    response = api.post("/api/v1/conversations", content_type="application/json")
+def test_it_starts_an_untitled_conversation(api, owner):
+    response = post_json(api, "/api/v1/conversations", {})
     assert response.status_code == 201
     assert response.json()["title"] == "New conversation"
+
+
+@pytest.mark.parametrize("body", [b"", b"0.25", b"[]", b'"x"', b"null"])
+def test_it_wants_a_json_object_to_start_one(api, body):
+    response = api.generic("POST", "/api/v1/conversations", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert not Conversation.objects.exists()
 
 
 @pytest.mark.parametrize(
