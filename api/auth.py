@@ -56,6 +56,8 @@ class BrowserSession(SessionAuth):
         return super().__call__(request)
 
     def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.user.is_authenticated:
+            return None  # nobody is logged in: a 401, not a CSRF failure
         if check_csrf(request) is not None:
             raise ApiError(403, "csrf_failed", CSRF_FAILED)
         return request.COOKIES.get(self.param_name)
