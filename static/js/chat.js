@@ -23,17 +23,23 @@
     }
   });
 
+  // The form that sent a request: htmx's swap events name their target as `elt`.
+  function sender(event) {
+    return event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
+  }
+
   // A refused message (400, 429) shows its reason under the composer, not in the thread.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.elt !== composer || event.detail.xhr.status < 400) { return; }
+    if (sender(event) !== composer || event.detail.xhr.status < 400) { return; }
     event.detail.shouldSwap = true;
     event.detail.isError = false;
     event.detail.target = document.getElementById("composer-errors");
-    event.detail.swapOverride = "innerHTML";
+    event.detail.swapOverride = "outerHTML"; // the answer is the whole #composer-errors
   });
 
   document.body.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.elt !== composer || !event.detail.successful) { return; }
+    // A refusal (400, 429) counts as "successful" for htmx (our responseHandling swaps it): keep the text.
+    if (event.detail.elt !== composer || !event.detail.successful || event.detail.xhr.status >= 400) { return; }
     composer.reset();
     document.getElementById("composer-errors").innerHTML = "";
     document.getElementById("composer-attachments").innerHTML = "";
