@@ -5,8 +5,10 @@ No Django, no Redis, no models; the worker's job wraps it.
 
 How it stays fast: the file is decoded once, by one ffmpeg process, which
 shrinks every picture inside ffmpeg before anything reaches Python (see
-:mod:`analysis.analyzers.decode`). Scenes are found online on 64x36 frames
-(:mod:`analysis.analyzers.scenes`), so memory stays small for long videos.
+:mod:`analysis.analyzers.decode`), and skips the frames no other frame
+refers to when that costs no precision (:mod:`analysis.analyzers.references`).
+Scenes are found online on 128x72 frames (:mod:`analysis.analyzers.scenes`),
+so memory stays small for long videos.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from analysis.analyzers.images import (
     storyboard_interval,
 )
 from analysis.analyzers.probe import Probe, probe
-from analysis.analyzers.scenes import CutDetector, FrameFeatures
+from analysis.analyzers.references import longest_nonreference_run
+from analysis.analyzers.scenes import Boundary, SceneDetector
 from analysis.analyzers.sound import LoudnessMeter
 
 __all__ = ["ANALYZER_NAME", "ANALYZER_VERSION", "AnalysisError", "ProgressCallback", "analyze"]
 
 ANALYZER_NAME = "local"
-ANALYZER_VERSION = "1.0"
+ANALYZER_VERSION = "1.1"
 """Bump when the output changes, so stored analyses can be told apart."""
 
 ProgressCallback = Callable[[int, str], None]
@@ -49,6 +52,9 @@ THUMBNAIL_SIZE = 320  # longer side, pixels
 POSTER_SIZE = 1280
 POSTER_CANDIDATES = 5  # spread over the video, from 10% in
 BATCH_FRAMES = 16
+MAX_SKIPPED_RUN = 2
+"""Skip frames no other frame refers to only where no more than this many come in a row:
+a cut in such a gap is still placed within a frame."""
 
 
 def analyze(
@@ -60,15 +66,19 @@ def analyze(
 ) -> dict[str, Any]:
     """Analyse the video at ``path``, writing its pictures into ``out_dir``.
 
-    Returns ``metadata``, ``scenes``, ``cuts``, ``poster``, ``storyboard``,
-    ``timelines`` and ``silences`` (see the project docs); picture paths are
-    file names relative to ``out_dir``. ``progress(percent, stage)`` is called
-    as the work goes on, at most about four times a second, with rising
-    percentages, ending with 100.
+    Returns ``metadata``, ``scenes``, ``cuts``, ``transitions``, ``poster``,
+    ``storyboard``, ``timelines`` and ``silences`` (see the project docs);
+    picture paths are file names relative to ``out_dir``. ``cuts`` are the
+    times of the hard cuts; ``transitions`` the gradual ones (``kind``
+    ``"dissolve"`` or ``"fade"``, ``start`` and ``end`` in seconds); a scene that
+    begins with one carries it as its ``transition``, and starts in its middle.
+    ``progress(percent, stage)`` is called as the work goes on, at most about
+    four times a second, with rising percentages, ending with 100.
 
     ``skip_nonreference_frames`` lets the decoder drop frames no other frame
-    depends on (typically half the B-frames): about a quarter faster, at the
-    price of cut times that may be a frame or two late.
+    depends on (typically half the B-frames), about a quarter faster, where
+    the stream never has more than :data:`MAX_SKIPPED_RUN` of them in a row,
+    so that a cut in a gap is still placed within a frame.
 
     Raises :class:`AnalysisError` with a sentence for a person when the file is
     not a (complete) video. On failure the pictures already written are removed.
@@ -99,6 +109,8 @@ def _analyze(
     fps = Fraction(min(info.frame_rate, MAX_ANALYSIS_FPS)).limit_denominator(1001)
     expected = info.video_end or info.metadata["duration"] or 0.0
     has_audio = info.metadata["has_audio"]
+    run = longest_nonreference_run(path) if skip_nonreference else None
+    skip_nonreference = run is not None and run <= MAX_SKIPPED_RUN
     plan = Plan(
         fps=fps,
         sample_size=fit(info.display_size, THUMBNAIL_SIZE),
@@ -110,28 +122,27 @@ def _analyze(
         audio=has_audio,
         skip_nonreference=skip_nonreference,
     )
-    detector = CutDetector(float(fps))
-    features = FrameFeatures(*SMALL_SIZE, span=detector.flash_frames)
+    detector = SceneDetector(float(fps), SMALL_SIZE, skipped_run=run if skip_nonreference and run else 0)
     meter = LoudnessMeter(AUDIO_RATE)
     pictures = _Pictures(out_dir, written, storyboard_interval(expected))
 
     report(2, "Finding scenes")
-    cuts: list[int] = []
+    boundaries: list[Boundary] = []
+
+    def found(new: list[Boundary]) -> None:
+        for boundary in new:
+            pictures.end_scene_at(boundary.frame / fps)
+            boundaries.append(boundary)
+
     with Decoder(path, plan, on_audio=meter.feed if has_audio else None) as decoder:
         for batch in decoder.small_frames(BATCH_FRAMES):
-            features.add(batch)
-            for cut in detector.update(features):
-                pictures.end_scene_at(cut / fps)
-                cuts.append(cut)
+            found(detector.add(batch))
             pictures.take(decoder.samples, wait=False)
-            done = features.count / max(1.0, expected * float(fps))
+            done = detector.count / max(1.0, expected * float(fps))
             report(2 + int(88 * min(1.0, done)), "Finding scenes")
-        features.finish()
-        for cut in detector.update(features, final=True):
-            pictures.end_scene_at(cut / fps)
-            cuts.append(cut)
+        found(detector.finish())
         exit_code = decoder.wait()
-        frames = features.count
+        frames = detector.count
         _check_complete(float(frames / fps), info, exit_code, decoder.stderr)
         pictures.end_scene_at(frames / fps)
         pictures.take(decoder.samples, wait=True)
@@ -140,9 +151,10 @@ def _analyze(
 
     report(92, "Measuring sound")
     seconds = max(1, math.ceil(frames / fps))
+    cuts = [b.start for b in boundaries if b.kind == "cut"]
     timelines = {
-        "brightness": _per_second(features.luma.values, fps, seconds),
-        "motion": _per_second(_without(features.motion.values, cuts), fps, seconds),
+        "brightness": _per_second(detector.luma.values, fps, seconds),
+        "motion": _per_second(_without(detector.motion.values, cuts), fps, seconds),
         "loudness": meter.per_second(seconds) if has_audio else [],
     }
     silences = meter.silences() if has_audio else []
@@ -154,7 +166,7 @@ def _analyze(
     metadata = dict(info.metadata)
     if metadata["duration"] is None:
         metadata["duration"] = round(float(frames / fps), 3)
-    bounds = [0, *cuts, frames]
+    bounds = [0, *(b.frame for b in boundaries), frames]
     scenes = [
         {
             "index": number,
@@ -166,11 +178,23 @@ def _analyze(
             zip(bounds[:-1], bounds[1:], pictures.thumbnails, strict=True), start=1
         )
     ]
+    transitions = []
+    for scene, boundary in zip(scenes[1:], boundaries, strict=True):
+        if boundary.kind != "cut":
+            # From the transition's first frame to the end of its last.
+            transition = {
+                "kind": boundary.kind,
+                "start": _seconds(boundary.start, fps),
+                "end": _seconds(boundary.end + 1, fps),
+            }
+            scene["transition"] = transition
+            transitions.append(transition)
     report(100, "Done")
     return {
         "metadata": metadata,
         "scenes": scenes,
         "cuts": [_seconds(cut, fps) for cut in cuts],
+        "transitions": transitions,
         "poster": poster,
         "storyboard": storyboard,
         "timelines": timelines,

@@ -1,41 +1,112 @@
-"""Per-frame measurements on tiny frames, and a hard-cut detector built on them.
+"""Where the shots change: hard cuts, dissolves and fades, found on small frames.
 
-Two measures of how much a frame differs from the one before, on 64x36
-frames: ``change``, the mean absolute difference over all Y, U and V samples
-(0..255), and ``shift``, how much of the coarse colour histogram moved
-(0..100 %). Motion raises ``change`` but hardly ``shift``; a cut between two
-busy shots raises ``shift`` even when ``change`` is as high inside the shots.
+Frames arrive as small YUV 4:2:0 pictures (128x72), in batches, at a
+constant rate; a frame that is an exact copy of the one before (ffmpeg
+writes one where the decoder skipped a frame, or the source holds one) says
+nothing new and is left out of the comparisons.
 
-A frame is the first of a new scene when
+What is measured, per distinct frame:
 
-1. its ``change`` or its ``shift`` stands out from its surroundings: it is at
-   least ``ratio`` times the median of the other frames' within ``window``
-   seconds either side, so steady motion, camera shake and noise, which
-   raise every frame alike, do not count;
-2. and is large in itself (``min_score`` for ``change``, ``min_shift`` for
-   ``shift``), so in a still shot, whose median is near zero, small
-   changes are not cuts;
-3. the change lasts: the picture ``flash`` seconds after differs from the
-   picture ``flash`` seconds before by at least ``lasting_ratio`` times the change,
-   so a photo flash or a glitch (a jump that comes back) is not a cut;
-4. and its ``change`` is the largest of such frames within ``min_scene``
-   seconds either side (and it is at least that far from the start), so
-   scenes last about that long at least.
+- ``detail``: how much structure the picture has, the standard deviation of
+  its luma band-passed to features between about 4 and 40 pixels (of 128).
+  Below :data:`FLAT` the picture is flat (black, white, fog, a hand over the
+  lens) and has nothing to compare.
+- ``alike(a, b)``: how alike the structure of two frames is: the peak, over
+  every shift, of the circular cross-correlation of their band-passed luma,
+  normalised (computed from their Fourier spectra, kept for a few seconds).
+  It is about 1 for the same picture moved (a pan, shake), brighter or
+  darker (a fade, a flash, a change of light) or noisier, and near 0 for two
+  different pictures, however alike their brightness and colours.
+- ``jump``: how much the mean brightness and colour changed, for pictures too
+  flat to compare.
 
-The cut is placed on the first frame of the burst of candidate frames around
-that largest change, where the new shot begins.
+What counts as what:
 
-Everything runs in batches with numpy and online: the detector decides about
-a frame once it has seen the frames it needs after it, so memory holds a few
-numbers per frame and never the frames themselves.
+1. **A hard cut** at frame *i*: *i* is unlike the frame before
+   (``alike`` < :data:`CUT_ALIKE`, and standing out from its surroundings,
+   so a busy shot that changes a lot every frame does not cut), or, where a
+   picture is flat, the brightness or colour jumps; unless the change is
+   inside a dip of detail (see 2), or the picture comes back within
+   :data:`BRIDGE_SECONDS` (a glitch, a flash's burnt-out frames).
+2. **A fade**: the picture's detail dips (through black, white or a hand in
+   front of the lens), ramping down and up, and the picture after it is not
+   the one before it. When it is the same picture, it was a lighting change,
+   a flash or someone passing the lens: nothing. A dip too short to be a fade
+   is a hard cut where the new picture shows.
+3. **A dissolve**: no frame is unlike the one before, yet frames a fraction
+   of a second apart are (:data:`DISSOLVE_LAGS`); the frames in between are
+   then fitted as blends of the pictures before and after. It is a dissolve
+   when they are such blends (a whip pan, a zoom or a passer-by are not);
+   its span is where the blend's weight moves from one picture to the other.
+
+A gradual transition is reported as one :class:`Boundary` with its first and
+last frame; the scene list splits at its middle.
+
+Decisions are made online, a pass every second or so over the last few
+seconds, so memory holds a few numbers per frame and a few seconds of
+spectra, never the whole video.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+FLAT = 1.0
+"""Detail (band-passed luma std, 8-bit levels) below which a picture is flat."""
+CUT_ALIKE = 0.5
+"""Frames less alike than this are a candidate cut."""
+CUT_RATIO = 2.5
+"""A candidate's unlikeness (1 - alike) must be this many times its neighbours' median."""
+JUMP = 25.0
+"""Brightness and colour jump (8-bit levels) that cuts between flat pictures."""
+SAME_ALIKE = 0.6
+"""Pictures at least this alike are the same shot (either side of a flash, a dip)."""
+STABLE_ALIKE = 0.3
+"""A picture less alike than this to both its neighbours has no structure to follow."""
+BRIDGE_SECONDS = 0.1
+DIP_FRACTION = 0.4
+"""A frame is in a dip when its detail is below this share of the detail either side."""
+LEVEL_SECONDS = 0.8
+"""How far either side the detail a dip is measured against is looked for."""
+FADE_SECONDS = 0.12
+"""A dip shorter than this (and four frames) between two shots is a cut, not a fade."""
+DISSOLVE_LAGS = (0.4, 1.0)
+"""Seconds apart of the frames compared to find dissolves."""
+DISSOLVE_ALIKE = 0.5
+MEDIAN_SECONDS = 0.5
+PASS_SECONDS = 1.0
+"""How much new video a decision pass waits for."""
+LOOKAHEAD_SECONDS = 2.2
+"""How far past a boundary a pass must see before it decides about it."""
+CONTEXT_SECONDS = 2.2
+"""How far before the undecided frames a pass looks."""
+MAX_RUN_SECONDS = 3.0
+"""Longest dissolve looked for."""
+MAX_HOLD_SECONDS = 4.0
+"""Longest a pass keeps undecided frames waiting for a transition to end."""
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where one shot gives way to the next.
+
+    A hard cut (``kind`` ``"cut"``) has ``start == end``, the first frame of the
+    new shot. A gradual transition (``"dissolve"``, ``"fade"``) spans its first
+    to its last frame, which belong wholly to neither shot.
+    """
+
+    kind: str
+    start: int
+    end: int
+
+    @property
+    def frame(self) -> int:
+        """Where the scene list splits: the new shot's first frame, or a transition's middle."""
+        return self.start if self.kind == "cut" else (self.start + self.end + 1) // 2
 
 
 class Growing:
@@ -57,216 +128,457 @@ class Growing:
         return self._data[: self.size]
 
 
-class FrameFeatures:
-    """Per-frame numbers from a stream of tiny YUV 4:2:0 frames.
+def _band(height: int, width: int) -> np.ndarray:
+    """The band-pass applied to the luma spectrum: no layout (below ~1/40 cycle
+    per pixel), no grain (above ~1/4); shape of an ``rfft2`` of that size."""
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    radius = np.sqrt(fx**2 + fy**2)
+    return ((1 - np.exp(-((radius / 0.03) ** 2))) * np.exp(-((radius / 0.22) ** 2))).astype(np.float32)
 
-    - ``luma``: mean Y.
-    - ``change``: mean absolute Y, U and V difference from the previous frame;
-      NaN for the first frame and for exact repeats (ffmpeg repeats frames to
-      hold a constant rate when the source has gaps), which say nothing.
-    - ``shift``: how much the colour distribution changed from the previous
-      frame: the share of samples, in percent, that would have to move to
-      another bin of a coarse Y/U/V histogram (16/8/8 bins). Motion hardly
-      moves it; a new shot usually does. NaN where ``change`` is.
-    - ``motion``: mean absolute Y difference from the previous distinct frame,
-      divided by the number of frames between them; NaN where ``change`` is.
-    - ``lasting``: for frame i, the mean absolute difference between frame
-      i-1-``span`` and frame i+``span`` (clamped to the first and last
-      frames): how different the picture is well after a change at i from the
-      picture well before it. Known for the first ``lasting.size`` frames.
+
+class SceneDetector:
+    """Finds the :class:`Boundary` list of a stream of small frames.
+
+    Call :meth:`add` with each batch (shape (n, width*height*3/2), uint8) and
+    :meth:`finish` after the last; each returns the boundaries decided since
+    the previous call, in order. ``skipped_run`` is the most frames in a row the
+    decoder may have skipped (each written as a copy of the one before): a cut
+    after such a gap is placed in its middle. :attr:`luma` and :attr:`motion` hold, per
+    frame, the mean luma and the mean absolute luma change from the previous
+    distinct frame (at 64x36, per frame elapsed; NaN for repeats and the first).
     """
 
-    def __init__(self, width: int, height: int, span: int) -> None:
-        self.luma_size = width * height
-        self.span = span
+    def __init__(self, fps: float, size: tuple[int, int] = (128, 72), *, skipped_run: int = 0) -> None:
+        self.fps = fps
+        self.skipped_run = skipped_run
+        self.width, self.height = size
         self.luma = Growing()
-        self.change = Growing()
-        self.shift = Growing()
         self.motion = Growing()
-        self.lasting = Growing()
-        self._histogram = np.empty((0, 32))  # of the last frame added
-        self._tail = np.empty((0, self.luma_size * 3 // 2), np.int16)
-        self._tail_start = 0  # frame number of _tail[0]
-        self._gap = 1  # frames since the last distinct frame
+        self._band = _band(self.height, self.width)
+        self._weights = np.full(self.width // 2 + 1, 2.0, np.float32)  # rfft2 halves the last axis
+        self._weights[0] = 1.0
+        if self.width % 2 == 0:
+            self._weights[-1] = 1.0
+        self._lags = [max(3, round(seconds * fps)) for seconds in DISSOLVE_LAGS]
+        # Per distinct frame.
+        self._frame = Growing()
+        self._mean = Growing()
+        self._colour = Growing()  # mean U + mean V, for jumps
+        self._detail = Growing()
+        self._energy = Growing()
+        self._alike = Growing()  # with the previous distinct frame
+        self._jump = Growing()
+        self._lagged = [Growing() for _ in self._lags]
+        self._gap = Growing()  # repeats just before
+        capacity = math.ceil((CONTEXT_SECONDS + MAX_HOLD_SECONDS + PASS_SECONDS + 0.5) * fps) + 16
+        self._spectra = np.zeros((capacity, self.height, self.width // 2 + 1), np.complex64)
+        self._pairs: dict[tuple[int, int], float] = {}
+        self._last_raw: np.ndarray | None = None
+        self._last_small: np.ndarray | None = None
+        self._frames_since_distinct = 1
+        self._repeats = 0
+        self._decided = 0  # distinct frames before this one are decided
+        self._passed_at = 0
+        self._last_boundary = -1
 
     @property
     def count(self) -> int:
+        """Frames added so far."""
         return self.luma.size
 
-    def add(self, frames: np.ndarray) -> None:
-        """Add a batch of frames, shape (n, width*height*3/2), uint8."""
-        if not len(frames):
-            return
-        first_batch = self.count == 0
-        frames16 = frames.astype(np.int16)
-        self.luma.extend(frames[:, : self.luma_size].mean(axis=1))
+    def add(self, frames: np.ndarray) -> list[Boundary]:
+        if len(frames):
+            self._measure(frames)
+        if self._frame.size - self._passed_at >= PASS_SECONDS * self.fps:
+            return self._pass(final=False)
+        return []
 
-        diff = np.abs(np.diff(np.concatenate([self._tail[-1:], frames16]), axis=0))
-        change = diff.mean(axis=1)
-        luma_change = diff[:, : self.luma_size].mean(axis=1)
-        if first_batch:
-            change = np.concatenate([[np.nan], change])
-            luma_change = np.concatenate([[np.nan], luma_change])
-        histograms = np.concatenate([self._histogram, self._histograms(frames)])
-        shift = 50 / 3 * np.abs(np.diff(histograms, axis=0)).sum(axis=1)
-        self._histogram = histograms[-1:]
-        if first_batch:
-            shift = np.concatenate([[np.nan], shift])
-        repeat = change == 0
-        change[repeat] = np.nan
-        shift[repeat] = np.nan
-        self.change.extend(change)
-        self.shift.extend(shift)
-        self.motion.extend(self._motion(luma_change, repeat))
+    def finish(self) -> list[Boundary]:
+        return self._pass(final=True)
 
-        window = np.concatenate([self._tail, frames16])
-        self._extend_lasting(window, self.count - self.span)
-        self._tail = window[-(2 * self.span + 1) :]
-        self._tail_start = self.count - len(self._tail)
+    # --- measuring ---------------------------------------------------------------
 
-    def _histograms(self, frames: np.ndarray) -> np.ndarray:
-        """Per frame, the share of Y, U and V samples in 16, 8 and 8 bins; shape (n, 32)."""
-        luma, chroma = self.luma_size, self.luma_size // 4
-        bins = np.concatenate(
-            [
-                frames[:, :luma] >> 4,
-                (frames[:, luma : luma + chroma] >> 5) + 16,
-                (frames[:, luma + chroma :] >> 5) + 24,
-            ],
-            axis=1,
-        ).astype(np.intp)
-        bins += 32 * np.arange(len(frames))[:, None]
-        counts = np.bincount(bins.ravel(), minlength=32 * len(frames)).reshape(-1, 32)
-        return counts / np.array([luma] * 16 + [chroma] * 16)
+    def _measure(self, frames: np.ndarray) -> None:
+        w, h = self.width, self.height
+        luma_size = w * h
+        repeat = np.zeros(len(frames), bool)
+        repeat[1:] = np.all(frames[1:] == frames[:-1], axis=1)
+        if self._last_raw is not None:
+            repeat[0] = bool(np.all(frames[0] == self._last_raw))
+        self._last_raw = frames[-1].copy()
+        luma = frames[:, :luma_size].reshape(-1, h, w).astype(np.float32)
+        self.luma.extend(luma.mean(axis=(1, 2)))
 
-    def _extend_lasting(self, window: np.ndarray, stop: int) -> None:
-        """Fill ``lasting`` up to frame ``stop``; ``window`` holds the frames it needs."""
-        frames = np.arange(self.lasting.size, stop)
-        if not len(frames):
-            return
-        before = np.maximum(frames - 1 - self.span, 0) - self._tail_start
-        later = np.minimum(frames + self.span, self.count - 1) - self._tail_start
-        self.lasting.extend(np.abs(window[later] - window[before]).mean(axis=1))
-
-    def _motion(self, luma_change: np.ndarray, repeat: np.ndarray) -> np.ndarray:
-        motion = np.full(len(luma_change), np.nan)
-        for i, value in enumerate(luma_change):
+        small = luma.reshape(-1, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+        motion = np.full(len(frames), np.nan)
+        for i in range(len(frames)):
             if repeat[i]:
-                self._gap += 1
-            elif not math.isnan(value):
-                motion[i] = value / self._gap
-                self._gap = 1
-        return motion
-
-    def finish(self) -> None:
-        """Fill ``lasting`` for the last frames, comparing with the final frame."""
-        self._extend_lasting(self._tail, self.count)
-
-
-class CutDetector:
-    """Finds hard cuts in :class:`FrameFeatures`, as described in the module docstring.
-
-    Call :meth:`update` after each batch of frames and once more with
-    ``final=True`` after the last; each call returns the cuts (frame numbers)
-    decided since the previous one, in order.
-    """
-
-    def __init__(
-        self,
-        fps: float,
-        *,
-        ratio: float = 3.0,
-        min_score: float = 8.0,
-        min_shift: float = 20.0,
-        window: float = 0.5,
-        min_scene: float = 0.5,
-        flash: float = 0.2,
-        lasting_ratio: float = 0.5,
-    ) -> None:
-        self.ratio = ratio
-        self.min_score = min_score
-        self.min_shift = min_shift
-        self.lasting_ratio = lasting_ratio
-        self.window_frames = max(2, round(window * fps))
-        self.min_scene_frames = max(2, round(min_scene * fps))
-        self.flash_frames = max(2, round(flash * fps))
-        self._strength = Growing()  # a frame's change if it is a candidate, else -inf
-        self._decided = 0
-        self._last_cut = 0
-
-    def update(self, features: FrameFeatures, *, final: bool = False) -> list[int]:
-        """Decide about every frame whose surroundings are now known; return the new cuts."""
-        count = features.count
-        w, m = self.window_frames, self.min_scene_frames
-
-        # Stage 1: which frames are candidates (tests 1-3), once their window is known.
-        known = count if final else min(count - w, features.lasting.size)
-        if known > self._strength.size:
-            self._strength.extend(self._candidates(features, self._strength.size, known))
-
-        # Stage 2: keep candidates that are the strongest within min_scene (test 4).
-        decide = self._strength.size if final else self._strength.size - m
-        strength = self._strength.values
-        cuts = []
-        for frame in np.flatnonzero(strength[self._decided : max(decide, 0)] > -np.inf):
-            frame += self._decided
-            if frame < m or (final and frame > count - m):
+                self._frames_since_distinct += 1
                 continue
-            left = strength[frame - m : frame]
-            right = strength[frame + 1 : frame + m + 1]
-            if strength[frame] > left.max(initial=-np.inf) and strength[frame] >= right.max(initial=-np.inf):
-                cuts.append(self._burst_start(strength, int(frame)))
-        self._decided = max(self._decided, decide)
-        return cuts
+            if self._last_small is not None:
+                motion[i] = np.abs(small[i] - self._last_small).mean() / self._frames_since_distinct
+            self._last_small = small[i]
+            self._frames_since_distinct = 1
+        self.motion.extend(motion)
 
-    def _burst_start(self, strength: np.ndarray, peak: int) -> int:
-        """The first frame of the run of candidates holding ``peak``.
+        first = self.count - len(frames)
+        distinct = np.flatnonzero(~repeat)
+        gaps = []
+        for i in range(len(frames)):
+            if repeat[i]:
+                self._repeats += 1
+            else:
+                gaps.append(self._repeats)
+                self._repeats = 0
+        if not len(distinct):
+            return
+        luma = luma[distinct]
+        chroma = frames[distinct, luma_size:].reshape(len(distinct), 2, -1).astype(np.float32).mean(axis=2)
+        spectra = (np.fft.rfft2(luma) * self._band).astype(np.complex64)
+        energy = (np.abs(spectra) ** 2 * self._weights).sum(axis=(1, 2)) / luma_size
+        start = self._frame.size
+        self._frame.extend(first + distinct)
+        self._gap.extend(gaps)
+        self._mean.extend(luma.mean(axis=(1, 2)))
+        self._colour.extend(chroma.sum(axis=1))
+        self._energy.extend(energy)
+        self._detail.extend(np.sqrt(energy / luma_size))
+        capacity = len(self._spectra)
+        self._spectra[np.arange(start, start + len(distinct)) % capacity] = spectra
 
-        A new shot does not always peak on its first frame (a blended frame,
-        or content that settles after its first picture); the cut is where
-        the change begins. Looks back at most ``flash`` seconds.
-        """
-        start = peak
-        while (
-            peak - start < self.flash_frames and start - 1 > self._last_cut and strength[start - 1] > -np.inf
-        ):
-            start -= 1
-        self._last_cut = start
-        return start
+        new = np.arange(start, self._frame.size)
+        self._alike.extend(self._alike_many(new - 1, new))
+        mean, colour = self._mean.values, self._colour.values
+        previous = np.maximum(new - 1, 0)
+        jump = np.abs(mean[new] - mean[previous]) + np.abs(colour[new] - colour[previous])
+        jump[new == 0] = np.nan
+        self._jump.extend(jump)
+        frame_numbers = self._frame.values
+        for lag, values in zip(self._lags, self._lagged, strict=True):
+            partner = np.searchsorted(frame_numbers, frame_numbers[new] - lag, side="right") - 1
+            values.extend(self._alike_many(partner, new))
 
-    def _candidates(self, features: FrameFeatures, start: int, stop: int) -> np.ndarray:
-        """For frames [start, stop): their ``change`` if they pass tests 1-3, else -inf."""
-        change = features.change.values
-        stands_out = self._stands_out(change, start, stop, self.min_score) | self._stands_out(
-            features.shift.values, start, stop, self.min_shift
-        )
-        score = change[start:stop]
+    def _alike_many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``alike`` of each pair (a[k], b[k]) of distinct frames; NaN where either is flat or missing."""
+        out = np.full(len(a), np.nan)
+        detail = self._detail.values
+        ok = (a >= 0) & (detail[np.maximum(a, 0)] >= FLAT) & (detail[b] >= FLAT)
+        if not ok.any():
+            return out
+        a, b = a[ok], b[ok]
+        capacity = len(self._spectra)
+        cross = self._spectra[b % capacity] * np.conj(self._spectra[a % capacity])
+        peaks = np.fft.irfft2(cross, s=(self.height, self.width)).max(axis=(1, 2))
+        energy = self._energy.values
+        out[ok] = peaks / np.sqrt(energy[a] * energy[b])
+        return out
+
+    def _alike_pair(self, a: int, b: int) -> float:
+        key = (a, b)
+        if key not in self._pairs:
+            self._pairs[key] = float(self._alike_many(np.array([a]), np.array([b]))[0])
+        return self._pairs[key]
+
+    def _map(self, a: int, b: int) -> np.ndarray:
+        """c[s] = sum over x of band(a)(x) * band(b)(x + s), every shift s."""
+        capacity = len(self._spectra)
+        cross = self._spectra[b % capacity] * np.conj(self._spectra[a % capacity])
+        return np.fft.irfft2(cross, s=(self.height, self.width)) / (self.width * self.height)
+
+    # --- deciding ----------------------------------------------------------------
+
+    def _pass(self, *, final: bool) -> list[Boundary]:
+        count = self._frame.size
+        self._passed_at = count
+        if count < 2:
+            return []
+        per_second = self.fps * count / max(1.0, self._frame.values[-1] + 1)  # distinct frames a second
+        look = 0 if final else round(LOOKAHEAD_SECONDS * per_second)
+        limit = count - look
+        if limit <= self._decided:
+            return []
+        low = max(0, self._decided - round(CONTEXT_SECONDS * per_second))
+        found = _Window(self, low, count, per_second, final).boundaries()
+        decided, new_decided = [], limit
+        hold = count - round(MAX_HOLD_SECONDS * per_second)  # never wait longer than the spectra last
+        for kind, first, last in found:
+            if first < self._decided:
+                continue
+            if last < limit and kind != "pending":
+                decided.append((kind, first, last))
+            elif first >= hold:
+                new_decided = min(new_decided, first)
+        self._decided = max(self._decided, new_decided)
+        oldest = count - len(self._spectra)
+        self._pairs = {key: value for key, value in self._pairs.items() if key[0] >= oldest}
+        frames = self._frame.values
+        out = []
+        for kind, first, last in decided:
+            start, end = int(frames[first]), int(frames[last])
+            gap = int(self._gap.values[first])
+            if kind == "cut" and gap <= self.skipped_run:
+                # Frames the decoder skipped just before: the cut is somewhere in that gap.
+                start = end = start - gap // 2
+            boundary = Boundary(kind, start, end)
+            if boundary.frame > self._last_boundary:
+                out.append(boundary)
+                self._last_boundary = boundary.frame
+        return out
+
+
+class _Window:
+    """One decision pass over distinct frames [low, high) of a :class:`SceneDetector`."""
+
+    def __init__(self, detector: SceneDetector, low: int, high: int, per_second: float, final: bool) -> None:
+        self.d = detector
+        self.low, self.high = low, high
+        self.final = final
+        self.n = high - low
+        sl = slice(low, high)
+        self.detail = detector._detail.values[sl]
+        self.alike = detector._alike.values[sl]
+        self.jump = detector._jump.values[sl]
+        self.lagged = [values.values[sl] for values in detector._lagged]
+        self.frames = detector._frame.values[sl]
+        self.gaps = detector._gap.values[sl]
+        self.per_second = per_second
+        self.level_span = max(4, round(LEVEL_SECONDS * per_second))
+        self.median_span = max(3, round(MEDIAN_SECONDS * per_second))
+        self.bridge = max(2, round(BRIDGE_SECONDS * per_second))
+        self.fade_min = max(4, round(FADE_SECONDS * per_second))
+
+    def alike_pair(self, a: int, b: int) -> float:
+        return self.d._alike_pair(a + self.low, b + self.low)
+
+    def boundaries(self) -> list[tuple[str, int, int]]:
+        """(kind, first, last) in distinct-frame numbers, in order, cuts inside transitions dropped."""
+        events: list[tuple[str, int, int]] = []
+        dip = self._dips(events)
+        events += self._cuts(dip)
+        events += self._dissolves(events)
+        gradual = [(a, b) for kind, a, b in events if kind in ("fade", "dissolve")]
+        kept = [e for e in events if e[0] != "cut" or not any(a - 1 <= e[1] <= b + 1 for a, b in gradual)]
+        kept = _without_overlaps(kept)
+        return [(kind, a + self.low, b + self.low) for kind, a, b in sorted(kept, key=lambda e: e[1])]
+
+    # Dips of detail: fades, flashes, passers-by.
+
+    def _levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """The most detail within ``level_span`` frames before and after each frame."""
+        span = self.level_span
+        padded = np.concatenate([np.full(span, np.nan), self.detail, np.full(span, np.nan)])
+        windows = sliding_window_view(padded, span)
+        with np.errstate(invalid="ignore"), _quiet():
+            before = np.nanmax(windows[: self.n], axis=1)
+            after = np.nanmax(windows[span + 1 : span + 1 + self.n], axis=1)
+        return before, after
+
+    def _dips(self, events: list[tuple[str, int, int]]) -> np.ndarray:
+        detail = self.detail
+        before, after = self._levels()
         with np.errstate(invalid="ignore"):
-            lasts = features.lasting.values[start:stop] >= self.lasting_ratio * score
-        return np.where(stands_out & lasts, score, -np.inf)
+            reference = np.fmin(before, after)
+            dip = (reference >= 3 * FLAT) & (detail < DIP_FRACTION * reference)
+        for r0, r1 in _runs(dip):
+            s, e = r0, r1
+            while s > 0 and r0 - s < self.level_span and detail[s - 1] > detail[s] * 1.03:
+                s -= 1
+            while e < self.n - 1 and e - r1 < self.level_span and detail[e + 1] > detail[e] * 1.03:
+                e += 1
+            ramp = (r0 - s) + (e - r1)
+            if ramp < 3 and np.nanmin(detail[r0 : r1 + 1]) >= 2 * FLAT:
+                dip[r0 : r1 + 1] = False  # a cut to a shot with little detail, not a dip
+                continue
+            before_dip, after_dip = s - 1, e + 1
+            if (before_dip >= 0 and detail[before_dip] < 0.5 * before[r0]) or (
+                after_dip < self.n and detail[after_dip] < 0.5 * after[r1]
+            ):
+                continue  # the detail does not come back up around it: a grainy shot, not a dip
+            if after_dip >= self.n and not self.final:
+                events.append(("pending", s, e))  # not over yet: decide in a later pass
+                continue
+            if before_dip < 0 or after_dip >= self.n:
+                continue  # a fade from or to black at either end is no change of shot
+            pairs = [
+                (h, j)
+                for h in range(max(0, before_dip - 2), before_dip + 1)
+                for j in range(after_dip, min(self.n, after_dip + 3))
+            ]
+            same = max((self.alike_pair(h, j) for h, j in pairs), default=np.nan)
+            if same >= SAME_ALIKE:
+                continue  # the same picture either side: a flash, a passer-by, a change of light
+            if e - s + 1 >= self.fade_min:
+                events.append(("fade", s, e))
+            else:
+                events.append(("cut", after_dip, after_dip))
+        return dip
 
-    def _stands_out(self, values: np.ndarray, start: int, stop: int, floor: float) -> np.ndarray:
-        """Whether each of values[start:stop] reaches ``floor`` and ``ratio`` times
-        the median of the other known values within ``window`` either side."""
-        w = self.window_frames
-        padded = np.full(stop - start + 2 * w, np.nan)
-        lo, hi = max(start - w, 0), min(stop + w, len(values))
-        padded[lo - (start - w) : hi - (start - w)] = values[lo:hi]
-        windows = sliding_window_view(padded, 2 * w + 1).copy()
-        windows[:, w] = np.nan  # a frame is not part of its own baseline
-        median = _nanmedian_rows(windows)
+    # Hard cuts.
+
+    def _cuts(self, dip: np.ndarray) -> list[tuple[str, int, int]]:
+        alike, jump = self.alike, self.jump
+        # A picture whose structure is like neither neighbour's (grain on a plain
+        # picture, snow) is compared by its brightness and colour, as a flat one is.
+        known = np.nan_to_num(alike, nan=0.0)
+        held = np.append(self.gaps[1:] > 0, False)  # shown again unchanged: as alike as can be
+        stable = (np.maximum(known, np.append(known[1:], 0.0)) >= STABLE_ALIKE) | held
+        structured = ~np.isnan(alike) & stable & np.insert(stable[:-1], 0, True)
         with np.errstate(invalid="ignore"):
-            return values[start:stop] >= np.maximum(floor, self.ratio * median)
+            candidates = np.flatnonzero((structured & (alike < CUT_ALIKE)) | (~structured & (jump >= JUMP)))
+        cuts = []
+        span = self.median_span
+        for i in candidates:
+            if i == 0 and self.low == 0:
+                continue
+            if i == 0 or dip[i] or dip[i - 1]:
+                continue
+            lo, hi = max(0, i - span), min(self.n, i + span + 1)
+            if structured[i]:
+                neighbours = np.delete(1 - alike[lo:hi], i - lo)
+                baseline = _median(neighbours)
+                if 1 - alike[i] < CUT_RATIO * baseline:
+                    continue
+            else:
+                baseline = _median(np.delete(jump[lo:hi], i - lo))
+                if jump[i] < 3 * baseline:
+                    continue
+            if self._comes_back(i):
+                continue
+            cuts.append(("cut", int(i), int(i)))
+        return _strongest(cuts, self)
+
+    def _comes_back(self, i: int) -> bool:
+        """Whether a picture from just before ``i`` is back just after it."""
+        before = range(max(0, i - self.bridge), i)
+        after = range(i + 1, min(self.n, i + 1 + self.bridge))
+        return any(self.alike_pair(h, j) >= SAME_ALIKE for h in before for j in after)
+
+    # Dissolves.
+
+    def _dissolves(self, events: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        longest = max(self.d._lags)
+        blocked = np.zeros(self.n, bool)
+        for _, a, b in events:
+            blocked[max(0, a - 1) : b + round(longest * self.per_second / self.d.fps) + 2] = True
+        with np.errstate(invalid="ignore"):
+            unlike = np.zeros(self.n, bool)
+            for values in self.lagged:
+                unlike |= values < DISSOLVE_ALIKE
+        unlike &= ~blocked
+        found = []
+        reach = round(longest * self.per_second / self.d.fps)
+        for r0, r1 in _runs(unlike, gap=2):
+            if r1 - r0 > MAX_RUN_SECONDS * self.per_second:
+                continue
+            a, b = r0 - reach, r1
+            if b >= self.n - 1 and not self.final:
+                found.append(("pending", r0, b))  # not over yet: decide in a later pass
+                continue
+            if a < 0:
+                if self.low:
+                    continue
+                a = 0
+            while a < r0 and self.detail[a] < FLAT:
+                a += 1
+            while b > r0 and self.detail[b] < FLAT:
+                b -= 1
+            span = self._blend_span(a, b)
+            if span:
+                found.append(("dissolve", *span))
+        return found
+
+    def _blend_span(self, a: int, b: int) -> tuple[int, int] | None:
+        """Fit each frame between ``a`` and ``b`` as x*a + y*b (each shifted to fit);
+        the span where the weight moves from a to b, if they are such blends."""
+        if not self.alike_pair(a, b) < SAME_ALIKE - 0.2:
+            return None
+        d, low = self.d, self.low
+        ab = d._map(a + low, b + low)
+        energy = d._energy.values
+        ea, eb = energy[a + low] / ab.size, energy[b + low] / ab.size
+        times, alphas, fits = [], [], []
+        for t in range(a + 1, b):
+            if self.detail[t] < FLAT:
+                continue
+            ta, tb = d._map(t + low, a + low), d._map(t + low, b + low)
+            p = np.unravel_index(int(np.argmax(ta)), ta.shape)
+            q = np.unravel_index(int(np.argmax(tb)), tb.shape)
+            cross = ab[(q[0] - p[0]) % ab.shape[0], (q[1] - p[1]) % ab.shape[1]]
+            matrix = np.array([[ea, cross], [cross, eb]])
+            if abs(np.linalg.det(matrix)) < 1e-9 * ea * eb:
+                continue
+            x, y = np.linalg.solve(matrix, [ta[p], tb[q]])
+            et = energy[t + low] / ab.size
+            times.append(t)
+            alphas.append(min(1.0, max(0.0, y / (x + y))) if x + y > 0 else np.nan)
+            fits.append((x * ta[p] + y * tb[q]) / et if et > 0 else 0.0)
+        alpha, fit = np.array(alphas), np.array(fits)
+        mixed = (alpha > 0.15) & (alpha < 0.85)
+        if mixed.sum() < 2 or np.median(fit[mixed]) < 0.7:
+            return None
+        # The weight moves linearly in a dissolve: where the line through the
+        # mixed frames leaves 0 and reaches 1 is where the transition begins and ends.
+        slope, offset = np.polyfit(np.array(times)[mixed], alpha[mixed], 1)
+        if slope <= 0:
+            return None
+        first = max(a + 1, math.floor(-offset / slope) + 1)
+        last = min(b - 1, math.ceil((1 - offset) / slope) - 1)
+        return (first, last) if last > first else None
 
 
-def _nanmedian_rows(rows: np.ndarray) -> np.ndarray:
-    """The median of each row's non-NaN values; 0 for a row with none.
+def _runs(mask: np.ndarray, gap: int = 0) -> list[tuple[int, int]]:
+    """[first, last] of each run of True in ``mask``, runs less than ``gap`` apart joined."""
+    runs: list[list[int]] = []
+    for i in np.flatnonzero(mask):
+        if runs and i - runs[-1][1] <= gap + 1:
+            runs[-1][1] = int(i)
+        else:
+            runs.append([int(i), int(i)])
+    return [(a, b) for a, b in runs]
 
-    Same as ``np.nanmedian(rows, axis=1)`` without its slow path for small arrays.
-    """
-    ordered = np.sort(rows, axis=1)  # NaNs sort last
-    known = np.count_nonzero(~np.isnan(rows), axis=1)
-    index = np.arange(len(rows))
-    low = ordered[index, np.maximum(known - 1, 0) // 2]
-    high = ordered[index, known // 2 - (known == 0)]
-    return np.where(known > 0, (low + high) / 2, 0.0)
+
+def _median(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if len(values) else 0.0
+
+
+def _strongest(cuts: list[tuple[str, int, int]], window: _Window) -> list[tuple[str, int, int]]:
+    """Of cuts on neighbouring frames, the one where the pictures are least alike."""
+
+    def strength(cut: tuple[str, int, int]) -> float:
+        alike = window.alike[cut[1]]
+        return 1 - alike if not np.isnan(alike) else min(1.0, window.jump[cut[1]] / (4 * JUMP))
+
+    kept: list[tuple[str, int, int]] = []
+    for cut in cuts:
+        if kept and window.frames[cut[1]] - window.frames[kept[-1][1]] <= 1:
+            if strength(cut) > strength(kept[-1]):
+                kept[-1] = cut
+            continue
+        kept.append(cut)
+    return kept
+
+
+def _without_overlaps(events: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Drop a gradual transition that overlaps an earlier-found one."""
+    kept: list[tuple[str, int, int]] = []
+    for event in events:
+        if event[0] != "cut" and any(k[0] != "cut" and event[1] <= k[2] and event[2] >= k[1] for k in kept):
+            continue
+        kept.append(event)
+    return kept
+
+
+class _quiet:
+    """Silences numpy's warning about all-NaN slices (those give NaN, as wanted)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._catch.__exit__(*exc)
