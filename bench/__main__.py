@@ -16,6 +16,7 @@ BENCHMARKS = (
     "bench_analysis",
     "bench_upload",
     "bench_chat",
+    "bench_api",
     "bench_transcribe",
     "bench_live",
     "bench_faults",
