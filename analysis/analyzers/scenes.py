@@ -128,13 +128,19 @@ class Growing:
         return self._data[: self.size]
 
 
-def _band(height: int, width: int) -> np.ndarray:
-    """The band-pass applied to the luma spectrum: no layout (below ~1/40 cycle
-    per pixel), no grain (above ~1/4); shape of an ``rfft2`` of that size."""
-    fy = np.fft.fftfreq(height)[:, None]
-    fx = np.fft.rfftfreq(width)[None, :]
+def _band(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The band-pass applied to the luma spectrum, no layout (below ~1/40 cycle
+    per pixel) and no grain (above ~1/4), on the half of each axis's
+    frequencies it keeps (the rows of an ``rfft2`` to take, and their weights).
+
+    Nothing above a quarter cycle per pixel passes, so the band is held in the
+    spectrum of a half-size picture: correlations cost a quarter as much.
+    """
+    rows = np.r_[0 : height // 4, height - height // 4 : height]
+    fy = np.fft.fftfreq(height)[rows, None]
+    fx = np.fft.rfftfreq(width)[None, : width // 4 + 1]
     radius = np.sqrt(fx**2 + fy**2)
-    return ((1 - np.exp(-((radius / 0.03) ** 2))) * np.exp(-((radius / 0.22) ** 2))).astype(np.float32)
+    return rows, ((1 - np.exp(-((radius / 0.03) ** 2))) * np.exp(-((radius / 0.22) ** 2))).astype(np.float32)
 
 
 class SceneDetector:
@@ -155,11 +161,10 @@ class SceneDetector:
         self.width, self.height = size
         self.luma = Growing()
         self.motion = Growing()
-        self._band = _band(self.height, self.width)
-        self._weights = np.full(self.width // 2 + 1, 2.0, np.float32)  # rfft2 halves the last axis
-        self._weights[0] = 1.0
-        if self.width % 2 == 0:
-            self._weights[-1] = 1.0
+        self._rows, self._band = _band(self.height, self.width)
+        self._half = (self.height // 2, self.width // 2)  # the picture the band is held in
+        self._weights = np.full(self.width // 4 + 1, 2.0, np.float32)  # rfft2 halves the last axis
+        self._weights[[0, -1]] = 1.0
         self._lags = [max(3, round(seconds * fps)) for seconds in DISSOLVE_LAGS]
         # Per distinct frame.
         self._frame = Growing()
@@ -172,12 +177,11 @@ class SceneDetector:
         self._lagged = [Growing() for _ in self._lags]
         self._gap = Growing()  # repeats just before
         capacity = math.ceil((CONTEXT_SECONDS + MAX_HOLD_SECONDS + PASS_SECONDS + 0.5) * fps) + 16
-        self._spectra = np.zeros((capacity, self.height, self.width // 2 + 1), np.complex64)
+        self._spectra = np.zeros((capacity, *self._band.shape), np.complex64)
         self._pairs: dict[tuple[int, int], float] = {}
         self._last_raw: np.ndarray | None = None
         self._last_small: np.ndarray | None = None
-        self._frames_since_distinct = 1
-        self._repeats = 0
+        self._repeats = 0  # at the end of the frames so far
         self._decided = 0  # distinct frames before this one are decided
         self._passed_at = 0
         self._last_boundary = -1
@@ -202,48 +206,44 @@ class SceneDetector:
     def _measure(self, frames: np.ndarray) -> None:
         w, h = self.width, self.height
         luma_size = w * h
-        repeat = np.zeros(len(frames), bool)
+        count = len(frames)
+        repeat = np.zeros(count, bool)
         repeat[1:] = np.all(frames[1:] == frames[:-1], axis=1)
         if self._last_raw is not None:
             repeat[0] = bool(np.all(frames[0] == self._last_raw))
         self._last_raw = frames[-1].copy()
-        luma = frames[:, :luma_size].reshape(-1, h, w).astype(np.float32)
-        self.luma.extend(luma.mean(axis=(1, 2)))
+        self.luma.extend(frames[:, :luma_size].sum(axis=1, dtype=np.uint32) / luma_size)
 
+        first = self.count - count
+        distinct = np.flatnonzero(~repeat)
+        motion = np.full(count, np.nan)
+        if not len(distinct):
+            self._repeats += count
+            self.motion.extend(motion)
+            return
+        # Repeats just before each distinct frame, counting those at the end of the last batch.
+        gaps = np.diff(np.concatenate([[-1 - self._repeats], distinct])) - 1
+        self._repeats = count - 1 - int(distinct[-1])
+        luma = frames[distinct, :luma_size].reshape(-1, h, w).astype(np.float32)
         small = luma.reshape(-1, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
-        motion = np.full(len(frames), np.nan)
-        for i in range(len(frames)):
-            if repeat[i]:
-                self._frames_since_distinct += 1
-                continue
-            if self._last_small is not None:
-                motion[i] = np.abs(small[i] - self._last_small).mean() / self._frames_since_distinct
-            self._last_small = small[i]
-            self._frames_since_distinct = 1
+        if self._last_small is not None:
+            steps = np.abs(np.diff(np.concatenate([self._last_small[None], small]), axis=0)).mean(axis=(1, 2))
+            motion[distinct] = steps / (gaps + 1)
+        else:
+            motion[distinct[1:]] = np.abs(np.diff(small, axis=0)).mean(axis=(1, 2)) / (gaps[1:] + 1)
+        self._last_small = small[-1]
         self.motion.extend(motion)
 
-        first = self.count - len(frames)
-        distinct = np.flatnonzero(~repeat)
-        gaps = []
-        for i in range(len(frames)):
-            if repeat[i]:
-                self._repeats += 1
-            else:
-                gaps.append(self._repeats)
-                self._repeats = 0
-        if not len(distinct):
-            return
-        luma = luma[distinct]
         chroma = frames[distinct, luma_size:].reshape(len(distinct), 2, -1).astype(np.float32).mean(axis=2)
-        spectra = (np.fft.rfft2(luma) * self._band).astype(np.complex64)
-        energy = (np.abs(spectra) ** 2 * self._weights).sum(axis=(1, 2)) / luma_size
+        spectra = (np.fft.rfft2(luma)[:, self._rows, : self._band.shape[1]] * self._band).astype(np.complex64)
+        energy = (np.abs(spectra) ** 2 * self._weights).sum(axis=(1, 2))  # luma_size times the sum of squares
         start = self._frame.size
         self._frame.extend(first + distinct)
         self._gap.extend(gaps)
         self._mean.extend(luma.mean(axis=(1, 2)))
         self._colour.extend(chroma.sum(axis=1))
         self._energy.extend(energy)
-        self._detail.extend(np.sqrt(energy / luma_size))
+        self._detail.extend(np.sqrt(energy) / luma_size)
         capacity = len(self._spectra)
         self._spectra[np.arange(start, start + len(distinct)) % capacity] = spectra
 
@@ -269,7 +269,7 @@ class SceneDetector:
         a, b = a[ok], b[ok]
         capacity = len(self._spectra)
         cross = self._spectra[b % capacity] * np.conj(self._spectra[a % capacity])
-        peaks = np.fft.irfft2(cross, s=(self.height, self.width)).max(axis=(1, 2))
+        peaks = np.fft.irfft2(cross, s=self._half).max(axis=(1, 2)) * (self._half[0] * self._half[1])
         energy = self._energy.values
         out[ok] = peaks / np.sqrt(energy[a] * energy[b])
         return out
@@ -281,10 +281,11 @@ class SceneDetector:
         return self._pairs[key]
 
     def _map(self, a: int, b: int) -> np.ndarray:
-        """c[s] = sum over x of band(a)(x) * band(b)(x + s), every shift s."""
+        """c[s] = sum over x of band(a)(x) * band(b)(x + s), every shift s (of the
+        half-size picture), in the units of ``_energy``: c[0] of a frame with itself is its energy."""
         capacity = len(self._spectra)
         cross = self._spectra[b % capacity] * np.conj(self._spectra[a % capacity])
-        return np.fft.irfft2(cross, s=(self.height, self.width)) / (self.width * self.height)
+        return np.fft.irfft2(cross, s=self._half) * (self._half[0] * self._half[1])
 
     # --- deciding ----------------------------------------------------------------
 
@@ -358,6 +359,7 @@ class _Window:
         events += self._cuts(dip)
         events += self._dissolves(events)
         gradual = [(a, b) for kind, a, b in events if kind in ("fade", "dissolve")]
+        events = [e for e in events if e[0] != "nothing"]
         kept = [e for e in events if e[0] != "cut" or not any(a - 1 <= e[1] <= b + 1 for a, b in gradual)]
         kept = _without_overlaps(kept)
         return [(kind, a + self.low, b + self.low) for kind, a, b in sorted(kept, key=lambda e: e[1])]
@@ -407,7 +409,9 @@ class _Window:
             ]
             same = max((self.alike_pair(h, j) for h, j in pairs), default=np.nan)
             if same >= SAME_ALIKE:
-                continue  # the same picture either side: a flash, a passer-by, a change of light
+                # The same picture either side: a flash, a passer-by, a change of light.
+                events.append(("nothing", s, e))
+                continue
             if e - s + 1 >= self.fade_min:
                 events.append(("fade", s, e))
             else:
@@ -457,36 +461,44 @@ class _Window:
     # Dissolves.
 
     def _dissolves(self, events: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-        longest = max(self.d._lags)
-        blocked = np.zeros(self.n, bool)
-        for _, a, b in events:
-            blocked[max(0, a - 1) : b + round(longest * self.per_second / self.d.fps) + 2] = True
-        with np.errstate(invalid="ignore"):
-            unlike = np.zeros(self.n, bool)
-            for values in self.lagged:
-                unlike |= values < DISSOLVE_ALIKE
-        unlike &= ~blocked
-        found = []
-        reach = round(longest * self.per_second / self.d.fps)
-        for r0, r1 in _runs(unlike, gap=2):
-            if r1 - r0 > MAX_RUN_SECONDS * self.per_second:
-                continue
-            a, b = r0 - reach, r1
-            if b >= self.n - 1 and not self.final:
-                found.append(("pending", r0, b))  # not over yet: decide in a later pass
-                continue
-            if a < 0:
-                if self.low:
+        """Dissolves, looked for at the shorter lag first: the longer one also
+        finds them, and joins two dissolves less than a lag apart into one run."""
+        lags = [round(lag * self.per_second / self.d.fps) for lag in self.d._lags]
+        changes = [(first, last) for _, first, last in events]
+        found: list[tuple[str, int, int]] = []
+        for lag, values in zip(lags, self.lagged, strict=True):
+            # Frames up to a lag after a change are unlike the frames before it, whatever it was.
+            shadow = np.zeros(self.n, bool)
+            for first, last in changes:
+                shadow[max(0, first - 1) : last + lag + 2] = True
+            with np.errstate(invalid="ignore"):
+                unlike = (values < DISSOLVE_ALIKE) & ~shadow
+            for r0, r1 in _runs(unlike, gap=2):
+                if r1 - r0 > MAX_RUN_SECONDS * self.per_second:
                     continue
-                a = 0
-            while a < r0 and self.detail[a] < FLAT:
-                a += 1
-            while b > r0 and self.detail[b] < FLAT:
-                b -= 1
-            span = self._blend_span(a, b)
-            if span:
-                found.append(("dissolve", *span))
+                if r1 >= self.n - 1 and not self.final:
+                    found.append(("pending", r0, r1))  # not over yet: decide in a later pass
+                    continue
+                span = self._blend_span(*self._anchors(r0, r1, lags, changes))
+                if span:
+                    found.append(("dissolve", *span))
+                    changes.append(span)
         return found
+
+    def _anchors(self, r0: int, r1: int, lags: list[int], changes: list[tuple[int, int]]) -> tuple[int, int]:
+        """The pictures either side of a run of unlike frames: a long lag before its
+        first, a little past its last; neither past another change, nor flat."""
+        a, b = max(0, r0 - lags[-1]), min(self.n - 1, r1 + lags[0] // 2)
+        for first, last in changes:
+            if last < r0:
+                a = max(a, last + 1)
+            elif first > r1:
+                b = min(b, first - 1)
+        while a < r0 and self.detail[a] < FLAT:
+            a += 1
+        while b > r1 and self.detail[b] < FLAT:
+            b -= 1
+        return a, b
 
     def _blend_span(self, a: int, b: int) -> tuple[int, int] | None:
         """Fit each frame between ``a`` and ``b`` as x*a + y*b (each shifted to fit);
@@ -496,7 +508,7 @@ class _Window:
         d, low = self.d, self.low
         ab = d._map(a + low, b + low)
         energy = d._energy.values
-        ea, eb = energy[a + low] / ab.size, energy[b + low] / ab.size
+        ea, eb = energy[a + low], energy[b + low]
         times, alphas, fits = [], [], []
         for t in range(a + 1, b):
             if self.detail[t] < FLAT:
@@ -509,7 +521,7 @@ class _Window:
             if abs(np.linalg.det(matrix)) < 1e-9 * ea * eb:
                 continue
             x, y = np.linalg.solve(matrix, [ta[p], tb[q]])
-            et = energy[t + low] / ab.size
+            et = energy[t + low]
             times.append(t)
             alphas.append(min(1.0, max(0.0, y / (x + y))) if x + y > 0 else np.nan)
             fits.append((x * ta[p] + y * tb[q]) / et if et > 0 else 0.0)
