@@ -57,6 +57,41 @@ def scenes(video: VideoFacts) -> list[tuple[float, float]]:
     return _spans(video.scenes)
 
 
+@dataclass(frozen=True)
+class Change:
+    """Where one scene gives way to the next: a hard cut at ``at``, or a gradual
+    transition (``kind`` "dissolve" or "fade") from ``start`` to ``end``."""
+
+    at: float
+    kind: str = "cut"
+    start: float | None = None
+    end: float | None = None
+
+
+TRANSITIONS = ("dissolve", "fade")
+
+
+def changes(video: VideoFacts) -> list[Change]:
+    """The scene changes in order: the start of each scene after the first (those
+    :func:`scenes` reads), and how it begins; older analyses say nothing: cuts."""
+    items = []
+    for item in video.scenes if isinstance(video.scenes, list | tuple) else ():
+        if isinstance(item, dict):
+            start, end = number(item.get("start")), number(item.get("end"))
+            if start is not None and end is not None and end >= start:
+                items.append((start, item))
+    found = []
+    for at, item in sorted(items, key=itemgetter(0))[1:]:
+        transition = item.get("transition")
+        if isinstance(transition, dict) and transition.get("kind") in TRANSITIONS:
+            start, end = number(transition.get("start")), number(transition.get("end"))
+            if start is not None and end is not None and start <= at <= end:
+                found.append(Change(at, transition["kind"], start, end))
+                continue
+        found.append(Change(at))
+    return found
+
+
 def silences(video: VideoFacts) -> list[tuple[float, float]]:
     return _spans(video.silences)
 

@@ -297,8 +297,16 @@ def _overview(video: VideoFacts) -> Iterator[str]:
         yield f"**Sound:** {'; '.join(sound)}"
 
     if scenes := facts.scenes(video):
-        cuts = [format_time(start) for start, _ in scenes[1:]]
-        if cuts:
+        changes = facts.changes(video)
+        cuts = [format_time(change.at) for change in changes if change.kind == "cut"]
+        gradual = [_change(change) for change in changes if change.kind != "cut"]
+        if gradual:
+            parts = wording.cut(gradual, 3)
+            if cuts:
+                at = wording.join(wording.cut(cuts, 5))
+                parts.insert(0, f"a cut at {at}" if len(cuts) == 1 else f"cuts at {at}")
+            yield f"**Scenes:** {len(scenes)}, with {wording.join(parts)}"
+        elif cuts:
             yield f"**Scenes:** {len(scenes)}, with cuts at {wording.join(wording.cut(cuts, 5))}"
         else:
             yield "**Scenes:** one continuous shot"
@@ -468,15 +476,32 @@ def _answer_scenes(video: VideoFacts, ask: Question) -> Answer:
         return Answer("I have no scene information for it.")
     if len(scenes) == 1:
         return Answer("It is **one continuous shot**: I found no cuts.")
-    cuts = [format_time(start) for start, _ in scenes[1:]]
-    if len(cuts) == 1:
-        text = f"I found **2 scenes**. The cut is at {cuts[0]}."
+    changes = facts.changes(video)
+    if all(change.kind == "cut" for change in changes):
+        cuts = [format_time(change.at) for change in changes]
+        if len(cuts) == 1:
+            text = f"I found **2 scenes**. The cut is at {cuts[0]}."
+        else:
+            listed = wording.cut(cuts, MAX_LISTED)
+            text = f"I found **{len(scenes)} scenes**. The first cut is at {listed[0]}, then {wording.join(listed[1:])}."
     else:
-        listed = wording.cut(cuts, MAX_LISTED)
-        text = f"I found **{len(scenes)} scenes**. The first cut is at {listed[0]}, then {wording.join(listed[1:])}."
+        # A cut is its moment; a dissolve or a fade is a stretch of time.
+        listed = wording.cut(
+            [format_time(c.at) if c.kind == "cut" else _change(c) for c in changes], MAX_LISTED
+        )
+        first = f"a cut at {listed[0]}" if changes[0].kind == "cut" else listed[0]
+        text = f"I found **{len(scenes)} scenes**. The first change is {first}"
+        text += f", then {wording.join(listed[1:])}." if len(listed) > 1 else "."
     start, end = max(scenes, key=lambda scene: scene[1] - scene[0])
     text += f" The longest scene runs {format_range(start, end)} ({format_seconds(end - start)})."
     return Answer(text)
+
+
+def _change(change: facts.Change) -> str:
+    """A gradual scene change for people: "a dissolve from 00:04 to 00:05"."""
+    start = change.at if change.start is None else change.start
+    end = change.at if change.end is None else change.end
+    return f"a {change.kind} from {format_time(start)} to {format_time(end)}"
 
 
 def _answer_dark(video: VideoFacts, ask: Question) -> Answer:
