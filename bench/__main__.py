@@ -14,6 +14,7 @@ import time
 
 BENCHMARKS = (
     "bench_analysis",
+    "bench_scenes",
     "bench_upload",
     "bench_chat",
     "bench_api",
