@@ -22,7 +22,7 @@ _H264_SLICES = (1, 5)  # non-IDR and IDR slices
 _HEVC_NONREFERENCE = frozenset(range(0, 15, 2))  # TRAIL_N, TSA_N, STSA_N, RADL_N, RASL_N, RSV_VCL_N10..14
 
 
-def longest_nonreference_run(path: Path, *, packets: int = 3000) -> int | None:
+def longest_nonreference_run(path: Path, *, packets: int = 600) -> int | None:
     """The most frames in a row (in display order) that no other frame refers to,
     among the first ``packets`` frames of the first video stream; None when the
     codec is neither H.264 nor HEVC or the packets do not say."""

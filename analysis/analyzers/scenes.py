@@ -165,6 +165,13 @@ class SceneDetector:
         self._half = (self.height // 2, self.width // 2)  # the picture the band is held in
         self._weights = np.full(self.width // 4 + 1, 2.0, np.float32)  # rfft2 halves the last axis
         self._weights[[0, -1]] = 1.0
+        # Frames a lag apart are compared on the coarser half of the band (a quarter-size
+        # picture): a dissolve changes that as much, and it costs a quarter again.
+        rows = self._band.shape[0]
+        self._coarse_rows = np.r_[0 : rows // 4, rows - rows // 4 : rows]
+        self._coarse = (self.height // 4, self.width // 4)
+        self._coarse_weights = self._weights[: self.width // 8 + 1].copy()
+        self._coarse_weights[-1] = 1.0
         self._lags = [max(3, round(seconds * fps)) for seconds in DISSOLVE_LAGS]
         # Per distinct frame.
         self._frame = Growing()
@@ -172,6 +179,7 @@ class SceneDetector:
         self._colour = Growing()  # mean U + mean V, for jumps
         self._detail = Growing()
         self._energy = Growing()
+        self._coarse_energy = Growing()
         self._alike = Growing()  # with the previous distinct frame
         self._jump = Growing()
         self._lagged = [Growing() for _ in self._lags]
@@ -212,7 +220,8 @@ class SceneDetector:
         if self._last_raw is not None:
             repeat[0] = bool(np.all(frames[0] == self._last_raw))
         self._last_raw = frames[-1].copy()
-        self.luma.extend(frames[:, :luma_size].sum(axis=1, dtype=np.uint32) / luma_size)
+        means = frames[:, :luma_size].sum(axis=1, dtype=np.uint32) / luma_size
+        self.luma.extend(means)
 
         first = self.count - count
         distinct = np.flatnonzero(~repeat)
@@ -225,24 +234,31 @@ class SceneDetector:
         gaps = np.diff(np.concatenate([[-1 - self._repeats], distinct])) - 1
         self._repeats = count - 1 - int(distinct[-1])
         luma = frames[distinct, :luma_size].reshape(-1, h, w).astype(np.float32)
-        small = luma.reshape(-1, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+        # Motion on the picture binned 2x2 (64x36), as it has always been measured.
+        small = (luma[:, 0::2, 0::2] + luma[:, 1::2, 0::2] + luma[:, 0::2, 1::2] + luma[:, 1::2, 1::2]) * 0.25
+        small = small.reshape(len(distinct), -1)
         if self._last_small is not None:
-            steps = np.abs(np.diff(np.concatenate([self._last_small[None], small]), axis=0)).mean(axis=(1, 2))
+            steps = np.abs(np.diff(np.concatenate([self._last_small[None], small]), axis=0)).mean(axis=1)
             motion[distinct] = steps / (gaps + 1)
         else:
-            motion[distinct[1:]] = np.abs(np.diff(small, axis=0)).mean(axis=(1, 2)) / (gaps[1:] + 1)
+            motion[distinct[1:]] = np.abs(np.diff(small, axis=0)).mean(axis=1) / (gaps[1:] + 1)
         self._last_small = small[-1]
         self.motion.extend(motion)
 
-        chroma = frames[distinct, luma_size:].reshape(len(distinct), 2, -1).astype(np.float32).mean(axis=2)
-        spectra = (np.fft.rfft2(luma)[:, self._rows, : self._band.shape[1]] * self._band).astype(np.complex64)
+        chroma = frames[distinct, luma_size:].reshape(len(distinct), 2, -1).sum(axis=2, dtype=np.uint32)
+        chroma = chroma / (luma_size // 4)
+        # rfft2, keeping only the band's columns before the second pass, and then its rows.
+        spectra = np.fft.rfft(luma, axis=2)[:, :, : self._band.shape[1]]
+        spectra = (np.fft.fft(spectra, axis=1)[:, self._rows] * self._band).astype(np.complex64)
         energy = (np.abs(spectra) ** 2 * self._weights).sum(axis=(1, 2))  # luma_size times the sum of squares
         start = self._frame.size
         self._frame.extend(first + distinct)
         self._gap.extend(gaps)
-        self._mean.extend(luma.mean(axis=(1, 2)))
+        self._mean.extend(means[distinct])
         self._colour.extend(chroma.sum(axis=1))
         self._energy.extend(energy)
+        coarse = spectra[:, self._coarse_rows, : len(self._coarse_weights)]
+        self._coarse_energy.extend((np.abs(coarse) ** 2 * self._coarse_weights).sum(axis=(1, 2)))
         self._detail.extend(np.sqrt(energy) / luma_size)
         capacity = len(self._spectra)
         self._spectra[np.arange(start, start + len(distinct)) % capacity] = spectra
@@ -257,9 +273,9 @@ class SceneDetector:
         frame_numbers = self._frame.values
         for lag, values in zip(self._lags, self._lagged, strict=True):
             partner = np.searchsorted(frame_numbers, frame_numbers[new] - lag, side="right") - 1
-            values.extend(self._alike_many(partner, new))
+            values.extend(self._alike_many(partner, new, coarse=True))
 
-    def _alike_many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _alike_many(self, a: np.ndarray, b: np.ndarray, *, coarse: bool = False) -> np.ndarray:
         """``alike`` of each pair (a[k], b[k]) of distinct frames; NaN where either is flat or missing."""
         out = np.full(len(a), np.nan)
         detail = self._detail.values
@@ -268,10 +284,16 @@ class SceneDetector:
             return out
         a, b = a[ok], b[ok]
         capacity = len(self._spectra)
-        cross = self._spectra[b % capacity] * np.conj(self._spectra[a % capacity])
-        peaks = np.fft.irfft2(cross, s=self._half).max(axis=(1, 2)) * (self._half[0] * self._half[1])
-        energy = self._energy.values
-        out[ok] = peaks / np.sqrt(energy[a] * energy[b])
+        first, second = self._spectra[a % capacity], self._spectra[b % capacity]
+        size, energy = self._half, self._energy.values
+        if coarse:
+            columns = len(self._coarse_weights)
+            first = first[:, self._coarse_rows, :columns]
+            second = second[:, self._coarse_rows, :columns]
+            size, energy = self._coarse, self._coarse_energy.values
+        peaks = np.fft.irfft2(second * np.conj(first), s=size).max(axis=(1, 2)) * (size[0] * size[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[ok] = peaks / np.sqrt(energy[a] * energy[b])
         return out
 
     def _alike_pair(self, a: int, b: int) -> float:
