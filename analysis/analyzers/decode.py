@@ -4,7 +4,7 @@ The bundled ffmpeg decodes the video a single time and splits the decoded
 pictures, inside its own filter graph, into small raw streams written to
 separate pipes:
 
-- ``pipe:1`` every frame shrunk to 128x72 YUV 4:2:0, at a constant rate, for
+- ``pipe:1`` every frame shrunk to 64x36 YUV 4:2:0, at a constant rate, for
   scene detection, brightness and motion;
 - ``samples`` two frames a second at thumbnail size, RGB, upright, for scene
   thumbnails and storyboard tiles;
@@ -37,7 +37,7 @@ from typing import IO
 import imageio_ffmpeg
 import numpy as np
 
-SMALL_SIZE = (128, 72)
+SMALL_SIZE = (64, 36)
 SAMPLE_FPS = 2
 AUDIO_RATE = 16000
 AUDIO_RECORD = AUDIO_RATE // 20  # 50 ms of samples per read

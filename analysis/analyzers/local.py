@@ -7,7 +7,7 @@ How it stays fast: the file is decoded once, by one ffmpeg process, which
 shrinks every picture inside ffmpeg before anything reaches Python (see
 :mod:`analysis.analyzers.decode`), and skips the frames no other frame
 refers to when that costs no precision (:mod:`analysis.analyzers.references`).
-Scenes are found online on 128x72 frames (:mod:`analysis.analyzers.scenes`),
+Scenes are found online on 64x36 frames (:mod:`analysis.analyzers.scenes`),
 so memory stays small for long videos.
 """
 

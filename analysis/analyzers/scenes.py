@@ -1,6 +1,6 @@
 """Where the shots change: hard cuts, dissolves and fades, found on small frames.
 
-Frames arrive as small YUV 4:2:0 pictures (128x72), in batches, at a
+Frames arrive as small YUV 4:2:0 pictures (64x36), in batches, at a
 constant rate; a frame that is an exact copy of the one before (ffmpeg
 writes one where the decoder skipped a frame, or the source holds one) says
 nothing new and is left out of the comparisons.
@@ -8,7 +8,7 @@ nothing new and is left out of the comparisons.
 What is measured, per distinct frame:
 
 - ``detail``: how much structure the picture has, the standard deviation of
-  its luma band-passed to features between about 4 and 40 pixels (of 128).
+  its luma band-passed to features between about 2 and 20 pixels (of 64).
   Below :data:`FLAT` the picture is flat (black, white, fog, a hand over the
   lens) and has nothing to compare.
 - ``alike(a, b)``: how alike the structure of two frames is: the peak, over
@@ -128,19 +128,14 @@ class Growing:
         return self._data[: self.size]
 
 
-def _band(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The band-pass applied to the luma spectrum, no layout (below ~1/40 cycle
-    per pixel) and no grain (above ~1/4), on the half of each axis's
-    frequencies it keeps (the rows of an ``rfft2`` to take, and their weights).
-
-    Nothing above a quarter cycle per pixel passes, so the band is held in the
-    spectrum of a half-size picture: correlations cost a quarter as much.
-    """
-    rows = np.r_[0 : height // 4, height - height // 4 : height]
-    fy = np.fft.fftfreq(height)[rows, None]
-    fx = np.fft.rfftfreq(width)[None, : width // 4 + 1]
+def _band(height: int, width: int) -> np.ndarray:
+    """The band-pass applied to the luma's spectrum (``rfft2``): no layout (below
+    ~1/20 cycle per pixel at 64x36) and no grain (it tapers off towards 1/2)."""
+    scale = 64 / width  # the band is the same share of the picture at any size
+    fy = np.fft.fftfreq(height)[:, None] / scale
+    fx = np.fft.rfftfreq(width)[None, :] / scale
     radius = np.sqrt(fx**2 + fy**2)
-    return rows, ((1 - np.exp(-((radius / 0.03) ** 2))) * np.exp(-((radius / 0.22) ** 2))).astype(np.float32)
+    return ((1 - np.exp(-((radius / 0.06) ** 2))) * np.exp(-((radius / 0.44) ** 2))).astype(np.float32)
 
 
 class SceneDetector:
@@ -155,22 +150,21 @@ class SceneDetector:
     distinct frame (at 64x36, per frame elapsed; NaN for repeats and the first).
     """
 
-    def __init__(self, fps: float, size: tuple[int, int] = (128, 72), *, skipped_run: int = 0) -> None:
+    def __init__(self, fps: float, size: tuple[int, int] = (64, 36), *, skipped_run: int = 0) -> None:
         self.fps = fps
         self.skipped_run = skipped_run
         self.width, self.height = size
         self.luma = Growing()
         self.motion = Growing()
-        self._rows, self._band = _band(self.height, self.width)
-        self._half = (self.height // 2, self.width // 2)  # the picture the band is held in
-        self._weights = np.full(self.width // 4 + 1, 2.0, np.float32)  # rfft2 halves the last axis
+        self._band = _band(self.height, self.width)
+        self._shape = (self.height, self.width)
+        self._weights = np.full(self.width // 2 + 1, 2.0, np.float32)  # rfft2 halves the last axis
         self._weights[[0, -1]] = 1.0
         # Frames a lag apart are compared on the coarser half of the band (a quarter-size
-        # picture): a dissolve changes that as much, and it costs a quarter again.
-        rows = self._band.shape[0]
-        self._coarse_rows = np.r_[0 : rows // 4, rows - rows // 4 : rows]
-        self._coarse = (self.height // 4, self.width // 4)
-        self._coarse_weights = self._weights[: self.width // 8 + 1].copy()
+        # picture): a dissolve changes that as much, and it costs a quarter.
+        self._coarse_rows = np.r_[0 : self.height // 4, self.height - self.height // 4 : self.height]
+        self._coarse = (self.height // 2, self.width // 2)
+        self._coarse_weights = self._weights[: self.width // 4 + 1].copy()
         self._coarse_weights[-1] = 1.0
         self._lags = [max(3, round(seconds * fps)) for seconds in DISSOLVE_LAGS]
         # Per distinct frame.
@@ -234,9 +228,7 @@ class SceneDetector:
         gaps = np.diff(np.concatenate([[-1 - self._repeats], distinct])) - 1
         self._repeats = count - 1 - int(distinct[-1])
         luma = frames[distinct, :luma_size].reshape(-1, h, w).astype(np.float32)
-        # Motion on the picture binned 2x2 (64x36), as it has always been measured.
-        small = (luma[:, 0::2, 0::2] + luma[:, 1::2, 0::2] + luma[:, 0::2, 1::2] + luma[:, 1::2, 1::2]) * 0.25
-        small = small.reshape(len(distinct), -1)
+        small = luma.reshape(len(distinct), -1)
         if self._last_small is not None:
             steps = np.abs(np.diff(np.concatenate([self._last_small[None], small]), axis=0)).mean(axis=1)
             motion[distinct] = steps / (gaps + 1)
@@ -247,10 +239,8 @@ class SceneDetector:
 
         chroma = frames[distinct, luma_size:].reshape(len(distinct), 2, -1).sum(axis=2, dtype=np.uint32)
         chroma = chroma / (luma_size // 4)
-        # rfft2, keeping only the band's columns before the second pass, and then its rows.
-        spectra = np.fft.rfft(luma, axis=2)[:, :, : self._band.shape[1]]
-        spectra = (np.fft.fft(spectra, axis=1)[:, self._rows] * self._band).astype(np.complex64)
-        energy = (np.abs(spectra) ** 2 * self._weights).sum(axis=(1, 2))  # luma_size times the sum of squares
+        spectra = (np.fft.rfft2(luma) * self._band).astype(np.complex64)
+        energy = (np.abs(spectra) ** 2 * self._weights).sum(axis=(1, 2))  # pixels times the sum of squares
         start = self._frame.size
         self._frame.extend(first + distinct)
         self._gap.extend(gaps)
@@ -285,7 +275,7 @@ class SceneDetector:
         a, b = a[ok], b[ok]
         capacity = len(self._spectra)
         first, second = self._spectra[a % capacity], self._spectra[b % capacity]
-        size, energy = self._half, self._energy.values
+        size, energy = self._shape, self._energy.values
         if coarse:
             columns = len(self._coarse_weights)
             first = first[:, self._coarse_rows, :columns]
@@ -304,10 +294,10 @@ class SceneDetector:
 
     def _map(self, a: int, b: int) -> np.ndarray:
         """c[s] = sum over x of band(a)(x) * band(b)(x + s), every shift s (of the
-        half-size picture), in the units of ``_energy``: c[0] of a frame with itself is its energy."""
+        picture), in the units of ``_energy``: c[0] of a frame with itself is its energy."""
         capacity = len(self._spectra)
         cross = self._spectra[b % capacity] * np.conj(self._spectra[a % capacity])
-        return np.fft.irfft2(cross, s=self._half) * (self._half[0] * self._half[1])
+        return np.fft.irfft2(cross, s=self._shape) * (self._shape[0] * self._shape[1])
 
     # --- deciding ----------------------------------------------------------------
 
