@@ -29,6 +29,8 @@ LOG_IN_LIMITS = (
     Limit("login-ip", "ip", "RATELIMIT_LOGIN_IP", "log-in attempts from your network"),
     Limit("login-email", _email_key, "RATELIMIT_LOGIN_EMAIL", "log-in attempts for this account"),
 )
+# Set in the session of a sign-up; the next log-in starts a session without it.
+NEW_ACCOUNT = "new_account"
 SIGN_UPS = Limit("signup-ip", "ip", "RATELIMIT_SIGNUP_IP", "sign-ups from your network")
 
 
@@ -82,6 +84,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # The home page greets a new account as new, not with "Welcome back" (for this session).
+            request.session[NEW_ACCOUNT] = True
             messages.success(request, "Welcome to VideoChat. Your account is ready.")
             return redirect_to(request, "/")
         return page_or_partial(request, "accounts/signup.html", "form", {"form": form}, status=400)

@@ -27,7 +27,8 @@ class Tick:
     x: float  # plot units
     percent: float  # of the chart's width, for labels
     label: str
-    anchor: str  # SVG text-anchor
+    anchor: str  # where the label sits against its mark: start, middle or end
+    seconds: float = 0.0  # the moment it marks: its label is a link that plays from there
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def ticks(duration: float) -> list[Tick]:
                 percent=round(percent, 3),
                 label=format_time(t),
                 anchor=anchor,
+                seconds=float(t),
             )
         )
         t += step

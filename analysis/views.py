@@ -73,6 +73,8 @@ def _storyboard(analysis: Analysis) -> dict | None:
         "interval": interval,
         "sheet_width": columns * width,
         "sheet_height": rows * height,
+        # Each frame is a link that plays from its moment (over the sprite, one per tile).
+        "frames": [round(index * interval, 3) for index in range(min(count, columns * rows))],
     }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -220,5 +221,7 @@ def conversation_rename(request: HttpRequest, conversation_uuid) -> HttpResponse
 @require_POST
 def conversation_delete(request: HttpRequest, conversation_uuid) -> HttpResponse:
     conversation = _get_conversation_for_user(request, conversation_uuid)
+    title = str(conversation)
     services.conversation_delete(conversation=conversation)
+    messages.success(request, f"Deleted the conversation “{title}”.")
     return redirect_to(request, "/chat/")

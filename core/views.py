@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.views import NEW_ACCOUNT
 from analysis.selectors import videos_page
 from chat.selectors import conversations_page
 from core import outages
@@ -22,6 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "home.html")
     videos, conversations = videos_page(request.user, 1), conversations_page(request.user, 1)
     context = {
+        "new_account": bool(request.session.get(NEW_ACCOUNT)),
         "videos": videos.items[:HOME_VIDEOS],
         "video_count": videos.count,
         "conversations": conversations.items[:HOME_CONVERSATIONS],

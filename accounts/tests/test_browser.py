@@ -19,10 +19,14 @@ def test_a_person_signs_up_logs_out_and_logs_back_in(live_server_url, browser_pa
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.click("#signup-form button[type=submit]")
-    page.wait_for_selector("text=Welcome back")
+    # A new account is welcomed as new, not "back".
+    page.wait_for_selector("h1:has-text('Welcome to VideoChat')")
     assert page.url == f"{live_server_url}/"
+    assert page.locator("text=Welcome back").count() == 0
     assert page.is_visible("text=walker@example.com")
 
+    # Log out is in the account menu of the header.
+    page.click(".account-menu summary")
     page.click("button:has-text('Log out')")
     page.wait_for_selector("text=You are logged out.")
     assert page.is_visible("text=Chat with your videos")

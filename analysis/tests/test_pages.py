@@ -282,8 +282,12 @@ def test_it_shows_the_video_to_its_owner(owner_client, done_video):
     assert "aac, stereo, 44.1 kHz" in html
     assert "412.0 kb/s" in html
     # Scenes seek the player, with a real link when there is no script.
-    assert html.count("data-seek=") == 3
+    assert html.count('<a class="scene"') == 3
     assert 'href="?t=2.0#player" data-seek="2.0" data-end="4.0"' in html
+    # So do the storyboard's frames (one link each) and the charts' time marks.
+    assert html.count('<a class="storyboard-frame" href="?t=') == 6
+    assert 'href="?t=5.0#player" data-seek="5.0" data-player="player"' in html
+    assert html.count('<a class="chart-tick') == 3 * len(charts.ticks(analysis.duration))
     for scene in analysis.scenes:
         assert reverse("analysis:video-media", args=[done_video.uuid, scene["thumbnail"]]) in html
     # Storyboard geometry for the script, the sprite for everyone.

@@ -9,4 +9,132 @@
       window.alert("Something went wrong on our side. Please try again in a moment.");
     }
   });
+
+  // --- announcements -----------------------------------------------------------
+  // One polite live region (#announcer in base.html) says what changed, once, in a
+  // sentence. Scripts ask for it with a "vc:announce" event whose detail is the text.
+  // The page's live elements themselves are not live regions: a reply streaming in
+  // or a progress bar moving would be read out at every chunk.
+  var announcer = document.getElementById("announcer");
+  var clearTimer = null;
+
+  function announce(text) {
+    if (!announcer || !text) { return; }
+    clearTimeout(clearTimer);
+    // Emptied first so the same sentence twice in a row is read twice.
+    announcer.textContent = "";
+    setTimeout(function () {
+      announcer.textContent = text;
+      clearTimer = setTimeout(function () { announcer.textContent = ""; }, 10000);
+    }, 50);
+  }
+  document.addEventListener("vc:announce", function (event) { announce(event.detail); });
+
+  // A video's status (analysis/_status.html) is announced when it changes on this
+  // page: analysing, done or failed, once each, not at every step of its progress.
+  var statuses = new Map(); // video id -> the status this page has shown
+  var STATUS_WORDS = {
+    queued: function (name) { return "“" + name + "” is waiting to be analysed."; },
+    processing: function (name) { return "Analysing “" + name + "”."; },
+    done: function (name) { return "“" + name + "” is analysed."; },
+    failed: function (name, element) {
+      var reason = element.querySelector(".failure-reason");
+      return "The analysis of “" + name + "” failed." + (reason ? " " + reason.textContent.trim() : "");
+    }
+  };
+
+  function noteStatuses(root, speak) {
+    var found = [];
+    if (root.matches && root.matches(".video-status[data-video]")) { found.push(root); }
+    if (root.querySelectorAll) {
+      found = found.concat(Array.prototype.slice.call(root.querySelectorAll(".video-status[data-video]")));
+    }
+    found.forEach(function (element) {
+      var video = element.getAttribute("data-video");
+      var status = element.getAttribute("data-status");
+      var before = statuses.get(video);
+      statuses.set(video, status);
+      if (speak && before && before !== status && STATUS_WORDS[status]) {
+        announce(STATUS_WORDS[status](element.getAttribute("data-name") || "The video", element));
+      }
+    });
+  }
+  noteStatuses(document, false);
+
+  // --- focus -----------------------------------------------------------------
+  // htmx and live pushes replace elements; when the one that had focus goes, focus
+  // would fall back to <body> and a keyboard user would start again from the top.
+  // So the page remembers where focus was (by id, or by position inside the
+  // nearest element with an id) and puts it on the new copy, or on that container.
+  var lastFocus = null;
+
+  function focusKey(element) {
+    if (element.id) { return { id: element.id, selector: null, index: 0 }; }
+    var holder = element.parentElement && element.parentElement.closest("[id]");
+    if (!holder) { return null; }
+    var selector = element.tagName.toLowerCase();
+    var index = Array.prototype.indexOf.call(holder.querySelectorAll(selector), element);
+    return { id: holder.id, selector: selector, index: index };
+  }
+
+  document.addEventListener("focusin", function (event) {
+    var target = event.target;
+    if (target && target !== document.body && target.nodeType === 1) {
+      lastFocus = { element: target, key: focusKey(target) };
+    }
+  });
+
+  function restoreFocus() {
+    if (!lastFocus || lastFocus.element.isConnected) { return; }
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) { return; }
+    var key = lastFocus.key;
+    var holder = key && document.getElementById(key.id);
+    if (!holder) { return; }
+    var element = key.selector ? holder.querySelectorAll(key.selector)[key.index] : holder;
+    if (!element || element.disabled || element.closest("[hidden]")) {
+      element = holder;
+    }
+    if (element === holder && holder.tabIndex < 0 && !holder.hasAttribute("tabindex")) {
+      holder.setAttribute("tabindex", "-1"); // focusable by script only: a place to carry on from
+    }
+    element.focus({ preventScroll: true });
+  }
+
+  // After every swap, whoever made it (an htmx request, a live push, a region re-reading itself).
+  var pending = false;
+  function afterSwap() {
+    if (pending) { return; }
+    pending = true;
+    setTimeout(function () {
+      pending = false;
+      restoreFocus();
+    }, 0);
+  }
+
+  if (window.htmx) {
+    htmx.onLoad(function (element) {
+      noteStatuses(element, true);
+      afterSwap();
+    });
+  }
+  document.addEventListener("htmx:afterSettle", afterSwap);
+
+  // --- the header's account menu (a <details>): Escape and a click elsewhere close it ---
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (menu !== except) { menu.open = false; }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest && event.target.closest("details[data-menu]"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var menu = event.target.closest && event.target.closest("details[data-menu][open]");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
 })();

@@ -10,6 +10,11 @@
   var textarea = document.getElementById("composer-text");
   var messages = chat.querySelector(".chat-messages");
   var activePlayer = null;
+  var reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+  function announce(text) {
+    document.dispatchEvent(new CustomEvent("vc:announce", { detail: text }));
+  }
 
   function scrollToEnd() {
     if (messages) { messages.scrollTop = messages.scrollHeight; }
@@ -28,13 +33,17 @@
     return event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
   }
 
-  // A refused message (400, 429) shows its reason under the composer, not in the thread.
+  // A refused message (400, 429) shows its reason under the composer, not in the thread:
+  // inside #composer-errors, which stays on the page, so its role="alert" reads it out.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     if (sender(event) !== composer || event.detail.xhr.status < 400) { return; }
-    event.detail.shouldSwap = true;
+    event.detail.shouldSwap = false;
     event.detail.isError = false;
-    event.detail.target = document.getElementById("composer-errors");
-    event.detail.swapOverride = "outerHTML"; // the answer is the whole #composer-errors
+    var answer = document.createElement("template");
+    answer.innerHTML = event.detail.serverResponse || "";
+    var errors = answer.content.getElementById("composer-errors");
+    document.getElementById("composer-errors").innerHTML = errors ? errors.innerHTML : answer.innerHTML;
+    textarea.focus();
   });
 
   document.body.addEventListener("htmx:afterRequest", function (event) {
@@ -81,7 +90,7 @@
     var seconds = parseFloat(link.getAttribute("data-seek"));
     var seek = function () { player.currentTime = seconds; };
     if (player.readyState >= 1) { seek(); } else { player.addEventListener("loadedmetadata", seek, { once: true }); player.load(); }
-    player.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    player.scrollIntoView({ block: "nearest", behavior: reducedMotion.matches ? "auto" : "smooth" });
   });
 
   // Attach by uploading (static/js/upload.js, as on /videos/): each accepted
@@ -93,6 +102,37 @@
     hidden.value = event.detail.video;
     document.getElementById("composer-attachments").appendChild(hidden);
   });
+
+  // Each reply is announced once: when it starts, and when it is complete (its text) or failed.
+  // Not on every chunk: the thread is not a live region (thread.html).
+  var replies = new Map(); // message element id -> the status this page has shown
+  function noteReplies(root, speak) {
+    var found = [];
+    if (root.matches && root.matches(".chat-message.role-assistant")) { found.push(root); }
+    if (root.querySelectorAll) {
+      found = found.concat(Array.prototype.slice.call(root.querySelectorAll(".chat-message.role-assistant")));
+    }
+    found.forEach(function (article) {
+      var status = article.getAttribute("data-status");
+      var before = replies.get(article.id);
+      replies.set(article.id, status);
+      if (!speak || before === status) { return; }
+      var open = status === "pending" || status === "streaming";
+      var wasOpen = before === "pending" || before === "streaming";
+      // New to the page and not the newest (older messages read in above): not news.
+      var newest = !before && messages && messages.lastElementChild === article;
+      if (open && (newest || before === "failed")) {
+        announce("The assistant is writing a reply.");
+      } else if (!open && (wasOpen || newest || before === "failed")) {
+        var body = article.querySelector(".chat-body, .chat-failure");
+        var text = body ? body.textContent.replace(/\s+/g, " ").trim() : "";
+        if (text.length > 600) { text = text.slice(0, 600) + "…"; }
+        announce(status === "failed" ? "The reply failed. " + text + " Retry is below it." : "The assistant replied: " + text);
+      }
+    });
+  }
+  noteReplies(chat, false);
+  if (window.htmx) { htmx.onLoad(function (element) { noteReplies(element, true); }); }
 
   scrollToEnd();
 })();

@@ -27,6 +27,11 @@
     return "Not uploaded: something went wrong on our side (HTTP " + status + "). Try again.";
   }
 
+  // Read out once by the page's announcer (static/js/app.js), not as a live region that repeats every percent.
+  function announce(text) {
+    document.dispatchEvent(new CustomEvent("vc:announce", { detail: text.replace(/\s+/g, " ").trim() }));
+  }
+
   function element(tag, className, text) {
     var node = document.createElement(tag);
     if (className) { node.className = className; }
@@ -53,6 +58,7 @@
         running += 1;
         var next = waiting.shift();
         next.status.textContent = "Uploading…";
+        announce("Uploading “" + next.name + "”.");
         htmx.trigger(next.form, "upload-start");
       }
     }
@@ -89,6 +95,7 @@
         item.classList.add("refused");
         bar.remove();
         status.textContent = "Refused: it is larger than the " + maxMb + " MB limit.";
+        announce(file.name + ": " + status.textContent);
         return;
       }
 
@@ -106,10 +113,11 @@
         if (!event.detail.successful && item.isConnected) {
           item.classList.add("refused");
           status.textContent = failureText(event.detail.xhr);
+          announce(file.name + ": " + status.textContent);
         }
       });
       htmx.process(itemForm);
-      waiting.push({ form: itemForm, status: status });
+      waiting.push({ form: itemForm, status: status, name: file.name });
     }
 
     function addAll(files) {
@@ -131,12 +139,31 @@
     // A verdict swapped in: tell whoever uses the container which videos it now has.
     queue.addEventListener("htmx:load", function (event) {
       var result = event.detail.elt;
-      if (!result.matches || !result.matches(".upload-result.accepted[data-video]")) { return; }
+      if (!result.matches || !result.matches(".upload-result")) { return; }
+      if (result.getAttribute("role") !== "alert") { // an alert is read out on its own
+        var name = result.querySelector(".upload-name");
+        var verdict = result.querySelector(".upload-verdict");
+        announce((name ? name.textContent + ": " : "") + (verdict ? verdict.textContent : result.textContent));
+      }
+      if (!result.matches(".upload-result.accepted[data-video]")) { return; }
       form.dispatchEvent(new CustomEvent("upload-accepted", {
         bubbles: true,
         detail: { video: result.getAttribute("data-video"), duplicate: result.classList.contains("duplicate") },
       }));
     });
+    // The drop zone is also a button: its own "Choose videos…" button, or a click
+    // anywhere on it, opens the file picker. The native input stays for the label and
+    // for browsers without the button, out of the tab order so it is not met twice.
+    var pick = form.querySelector("[data-pick-files]");
+    if (pick) {
+      pick.hidden = false;
+      input.tabIndex = -1;
+      pick.addEventListener("click", function () { input.click(); });
+      zone.addEventListener("click", function (event) {
+        if (event.target.closest("button, a, label, input, summary")) { return; }
+        input.click();
+      });
+    }
     ["dragenter", "dragover"].forEach(function (type) {
       zone.addEventListener(type, function (event) {
         event.preventDefault();

@@ -21,12 +21,16 @@
     return document.getElementById(element.getAttribute("data-player") || "player");
   }
 
+  var reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+  var narrow = window.matchMedia("(pointer: coarse), (max-width: 40rem)");
+  var TARGET = 44; // px: the smallest a storyboard frame may be on a phone
+
   function seek(player, seconds) {
     if (!player || !isFinite(seconds)) { return; }
     player.currentTime = Math.max(0, seconds);
     var box = player.getBoundingClientRect();
     if (box.top < 0 || box.bottom > window.innerHeight) {
-      player.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      player.scrollIntoView({ block: "nearest", behavior: reducedMotion.matches ? "auto" : "smooth" });
     }
   }
 
@@ -109,6 +113,74 @@
   document.addEventListener("mouseout", function (event) {
     var board = event.target.closest && event.target.closest(".storyboard");
     if (board && !(event.relatedTarget && board.contains(event.relatedTarget))) { hideCursor(board); }
+  });
+
+  // --- storyboard frames and chart axes, set up wherever they appear ---------------
+
+  // The frames are one tab stop: the arrow keys move between them (a roving tabindex).
+  function setUpFrames(list) {
+    var frames = list.querySelectorAll(".storyboard-frame");
+    frames.forEach(function (frame, index) { frame.tabIndex = index === 0 ? 0 : -1; });
+  }
+
+  // On a phone, the sheet is made wide enough that every frame is thumb-sized; it scrolls in its box.
+  function sizeBoard(board) {
+    var image = board.querySelector("img");
+    if (!image) { return; }
+    var columns = number(board, "data-columns");
+    var rows = number(board, "data-rows");
+    var tileWidth = number(image, "width") / columns;
+    var tileHeight = number(image, "height") / rows;
+    var needed = Math.ceil(columns * Math.max(TARGET, (TARGET * tileWidth) / tileHeight));
+    var room = board.parentElement ? board.parentElement.clientWidth : 0;
+    var wide = narrow.matches && needed > Math.min(room, image.getBoundingClientRect().width || room);
+    board.classList.toggle("is-wide", wide);
+    image.style.width = wide ? needed + "px" : "";
+  }
+
+  // Each mark of a chart's time axis stands at its moment along the chart.
+  function placeAxis(axis) {
+    axis.querySelectorAll(".chart-tick").forEach(function (tick) {
+      tick.style.left = number(tick, "data-percent") + "%";
+    });
+    axis.classList.add("is-placed");
+  }
+
+  function setUp(root) {
+    if (!root.querySelectorAll) { return; }
+    root.querySelectorAll(".storyboard-frames").forEach(setUpFrames);
+    root.querySelectorAll(".storyboard").forEach(sizeBoard);
+    root.querySelectorAll(".chart-axis").forEach(placeAxis);
+  }
+  if (window.htmx) { htmx.onLoad(setUp); } else { setUp(document); }
+  narrow.addEventListener("change", function () { document.querySelectorAll(".storyboard").forEach(sizeBoard); });
+  window.addEventListener("resize", function () { document.querySelectorAll(".storyboard").forEach(sizeBoard); });
+
+  var MOVES = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: "row", ArrowUp: "-row", Home: "first", End: "last" };
+  document.addEventListener("keydown", function (event) {
+    var frame = event.target.closest && event.target.closest(".storyboard-frame");
+    if (!frame || !(event.key in MOVES) || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var list = frame.closest(".storyboard-frames");
+    var board = frame.closest(".storyboard");
+    var frames = Array.prototype.slice.call(list.querySelectorAll(".storyboard-frame"));
+    var columns = number(board, "data-columns") || 1;
+    var index = frames.indexOf(frame);
+    var move = MOVES[event.key];
+    var next = move === "first" ? 0 : move === "last" ? frames.length - 1
+      : move === "row" ? index + columns : move === "-row" ? index - columns : index + move;
+    if (next < 0 || next >= frames.length) { return; }
+    event.preventDefault();
+    frame.tabIndex = -1;
+    frames[next].tabIndex = 0;
+    frames[next].focus();
+  });
+  // Clicked or tapped: that frame is where the arrow keys carry on from.
+  document.addEventListener("focusin", function (event) {
+    var frame = event.target.closest && event.target.closest(".storyboard-frame");
+    if (!frame) { return; }
+    frame.closest(".storyboard-frames").querySelectorAll(".storyboard-frame").forEach(function (other) {
+      other.tabIndex = other === frame ? 0 : -1;
+    });
   });
 
   // Media events do not bubble: listen in the capture phase.
