@@ -287,6 +287,34 @@ CORPUS: tuple[Footage, ...] = (
         crf=21,
     ),
     Footage(
+        # Night, handheld: dark, grainy shots graded alike, cut between; exposure hunting.
+        name="night-720p24",
+        size=(1280, 720),
+        fps="24000/1001",
+        shots=(
+            Shot("motorcycle_left.png", 30, width=0.6, shake=0.006, gain=(0.45, 0.5), noise=6.0, look=_DUSK),
+            Shot("chelsea.png", 26, width=0.6, shake=0.006, gain=(0.45, 0.4, 0.5), noise=6.0, look=_DUSK),
+            Shot(
+                "coffee.png", 30, width=0.6, shake=0.006, pan=(0.05, 0.0), gain=(0.5,), noise=6.0, look=_DUSK
+            ),
+        ),
+        x264="keyint=240:bframes=3:b-pyramid=normal:scenecut=0",
+        crf=26,
+    ),
+    Footage(
+        # Cut in the middle of a whip pan, into a shot whipping too; a dissolve between two pans.
+        name="pans-1280x720p30",
+        size=(1280, 720),
+        fps="30",
+        shots=(
+            Shot("retina.jpg", 30, centre=(0.3, 0.5), width=0.35, whip=(24, 10, 1.2, 0.0)),
+            Shot("hubble_deep_field.jpg", 40, centre=(0.3, 0.5), width=0.4, whip=(-5, 10, 1.0, 0.0)),
+            Shot("rocket.jpg", 45, width=0.5, pan=(-0.15, 0.0), look=_WARM),
+        ),
+        joins=(CUT, Join("dissolve", 18)),
+        preset="fast",
+    ),
+    Footage(
         # Odd size at 50 fps, dusk grades alike, a dissolve and a fade to black at the end.
         name="dusk-1366x768p50",
         size=(1366, 768),

@@ -424,6 +424,13 @@ class _Window:
                 # The same picture either side: a flash, a passer-by, a change of light.
                 events.append(("nothing", s, e))
                 continue
+            with np.errstate(invalid="ignore"):
+                breaks = self.alike[s + 1 : e + 2] < CUT_ALIKE
+            if np.any(breaks & ~(dip[s + 1 : e + 2] & dip[s : e + 1])):
+                # The picture changes where it still has its detail: a cut (in a whip
+                # pan's blur, say) that the cut test finds, not a fade.
+                dip[r0 : r1 + 1] = False
+                continue
             if e - s + 1 >= self.fade_min:
                 events.append(("fade", s, e))
             else:
