@@ -86,3 +86,39 @@ def overflowing(page) -> str:
 def sideways_overflow(page) -> int:
     """By how many CSS pixels the page scrolls sideways (0: it fits its viewport)."""
     return page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+# Controls smaller than a thumb (44 x 44 CSS px, WCAG 2.5.5). A link inside a sentence is exempt, as
+# WCAG exempts inline targets; a checkbox counts with its label; what is not rendered is skipped.
+_SMALL_TARGETS = """(min) => {
+  const describe = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+    (e.classList.length ? '.' + Array.from(e.classList).join('.') : '') +
+    ' "' + (e.getAttribute('aria-label') || e.textContent || e.value || '').trim().slice(0, 30) + '"';
+  const inSentence = (e) => {
+    const around = e.parentElement ? e.parentElement.textContent.replace(e.textContent, '') : '';
+    return getComputedStyle(e).display === 'inline' && /\\w/.test(around);
+  };
+  const small = [];
+  const controls = document.querySelectorAll(
+    'a[href], button, summary, input:not([type=hidden]), select, textarea, [tabindex]');
+  for (const e of controls) {
+    if (!e.getClientRects().length || e.closest('.visually-hidden, [hidden], [inert]')) continue;
+    const style = getComputedStyle(e);
+    if (style.visibility === 'hidden' || style.opacity === '0') continue;
+    if (e.tagName === 'A' && inSentence(e)) continue;
+    let box = e.getBoundingClientRect();
+    const label = e.closest('label');
+    if (label && (e.type === 'checkbox' || e.type === 'radio' || e.type === 'file')) box = label.getBoundingClientRect();
+    if (box.width < min - 0.5 || box.height < min - 0.5) {
+      small.push(describe(e) + ' ' + Math.round(box.width) + 'x' + Math.round(box.height));
+    }
+  }
+  return small;
+}"""
+
+THUMB = 44  # px
+
+
+def small_targets(page) -> list[str]:
+    """The page's controls smaller than THUMB px either way, each with its size."""
+    return page.evaluate(_SMALL_TARGETS, THUMB)

@@ -64,17 +64,20 @@
   // --- focus -----------------------------------------------------------------
   // htmx and live pushes replace elements; when the one that had focus goes, focus
   // would fall back to <body> and a keyboard user would start again from the top.
-  // So the page remembers where focus was (by id, or by position inside the
-  // nearest element with an id) and puts it on the new copy, or on that container.
+  // So the page remembers where focus was (its id, else its place inside each
+  // ancestor with an id) and puts it on the new copy, else on the nearest of those
+  // ancestors still on the page (the message a Retry button was in, say).
   var lastFocus = null;
 
   function focusKey(element) {
-    if (element.id) { return { id: element.id, selector: null, index: 0 }; }
-    var holder = element.parentElement && element.parentElement.closest("[id]");
-    if (!holder) { return null; }
     var selector = element.tagName.toLowerCase();
-    var index = Array.prototype.indexOf.call(holder.querySelectorAll(selector), element);
-    return { id: holder.id, selector: selector, index: index };
+    var holders = [];
+    for (var holder = element.parentElement; holder && holder !== document.body; holder = holder.parentElement) {
+      if (holder.id) {
+        holders.push({ id: holder.id, index: Array.prototype.indexOf.call(holder.querySelectorAll(selector), element) });
+      }
+    }
+    return { id: element.id, selector: selector, holders: holders };
   }
 
   document.addEventListener("focusin", function (event) {
@@ -84,21 +87,37 @@
     }
   });
 
+  // Focus put nowhere on purpose (a click on the page's background): nothing to restore later.
+  document.addEventListener("focusout", function (event) {
+    var element = event.target;
+    if (event.relatedTarget) { return; }
+    setTimeout(function () {
+      if (lastFocus && lastFocus.element === element && element.isConnected && document.activeElement === document.body) {
+        lastFocus = null;
+      }
+    }, 0);
+  });
+
+  function usable(element) {
+    return element && !element.disabled && !element.closest("[hidden]") && element.getClientRects().length > 0;
+  }
+
   function restoreFocus() {
     if (!lastFocus || lastFocus.element.isConnected) { return; }
     var active = document.activeElement;
     if (active && active !== document.body && active !== document.documentElement) { return; }
     var key = lastFocus.key;
-    var holder = key && document.getElementById(key.id);
-    if (!holder) { return; }
-    var element = key.selector ? holder.querySelectorAll(key.selector)[key.index] : holder;
-    if (!element || element.disabled || element.closest("[hidden]")) {
-      element = holder;
+    var target = key.id ? document.getElementById(key.id) : null;
+    for (var i = 0; !usable(target) && i < key.holders.length; i++) {
+      var holder = document.getElementById(key.holders[i].id);
+      if (!holder) { continue; }
+      target = holder.querySelectorAll(key.selector)[key.holders[i].index];
+      if (!usable(target)) {
+        target = holder;
+        if (!holder.hasAttribute("tabindex")) { holder.setAttribute("tabindex", "-1"); } // focusable by script only
+      }
     }
-    if (element === holder && holder.tabIndex < 0 && !holder.hasAttribute("tabindex")) {
-      holder.setAttribute("tabindex", "-1"); // focusable by script only: a place to carry on from
-    }
-    element.focus({ preventScroll: true });
+    if (usable(target)) { target.focus({ preventScroll: true }); }
   }
 
   // After every swap, whoever made it (an htmx request, a live push, a region re-reading itself).

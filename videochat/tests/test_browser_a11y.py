@@ -23,7 +23,15 @@ from analysis.tests.speech import espeak_exe, make_speech_clip
 from chat import jobs as chat_jobs
 from chat.models import Conversation, Message
 from conftest import PASSWORD
-from testkit.axe import BLOCKING, axe_violations, describe, impact_counts, overflowing, sideways_overflow
+from testkit.axe import (
+    BLOCKING,
+    axe_violations,
+    describe,
+    impact_counts,
+    overflowing,
+    sideways_overflow,
+    small_targets,
+)
 from testkit.browser import csp_violations, launch_chromium, log_in, pump_until, wait_until
 from testkit.live import daphne_server, rq_worker
 
@@ -93,6 +101,8 @@ class Audit:
             self.rows.append((state, width, scheme, impact_counts(violations), overflow, rules))
             self.problems += [f"{state} @{width} {scheme}: {line}" for line in describe(violations, BLOCKING)]
             self.details.update(f"{state}: {line}" for line in describe(violations))
+            if width == 390 and scheme == "light":
+                self.problems += [f"{state} @390: a small target: {t}" for t in small_targets(page)]
             if overflow:
                 self.problems.append(
                     f"{state} @{width} {scheme}: scrolls sideways by {overflow}px: {overflowing(page)}"
@@ -313,7 +323,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
     )
     broken = Conversation.objects.create(owner=user, title="A failed reply")
     Message.objects.create(conversation=broken, role=Message.Role.USER, text="Hello?")
-    Message.objects.create(
+    failed_reply = Message.objects.create(
         conversation=broken,
         role=Message.Role.ASSISTANT,
         status=Message.Status.FAILED,
@@ -338,6 +348,22 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         audit.check(page, "chat: reply being written", width)
         page.goto(f"{base}{broken.get_absolute_url()}")
         audit.check(page, "chat: failed reply", width)
+
+    # Reduced motion: the "writing…" mark does not blink.
+    page = pages[1280]
+    page.goto(f"{base}{writing.get_absolute_url()}")
+    page.emulate_media(reduced_motion="reduce")
+    assert page.locator(".typing").evaluate("e => parseFloat(getComputedStyle(e).animationDuration)") < 0.01
+    page.emulate_media(reduced_motion="no-preference")
+
+    # The focus survives a swap of the element that held it: Retry is replaced with the reply it asks for,
+    # and the focus moves to that reply rather than falling back to the top of the page.
+    page.goto(f"{base}{broken.get_absolute_url()}")
+    page.wait_for_load_state("load")
+    tab_to(page, "button.retry")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#message-{failed_reply.uuid}")).to_have_attribute("data-status", "pending")
+    wait_until(page, f"document.activeElement.id === 'message-{failed_reply.uuid}'")
 
     print("\naxe-core, offending elements by impact (overflow: px of sideways scroll at 390 px)")
     print(audit.report())
