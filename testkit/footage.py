@@ -27,6 +27,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import zlib
 from collections.abc import Iterator, Sequence
@@ -39,7 +40,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 """Bump when rendering changes, so cached clips are made again."""
 
 
@@ -351,6 +352,10 @@ def cached(footage: Footage, directory: Path) -> Truth:
     path = directory / f"{_file_name(footage.name)}-{digest}.mp4"
     truth = truth_of(footage, path)
     if not path.exists():
+        stale = re.compile(re.escape(_file_name(footage.name)) + r"-[0-9a-f]{12}\.mp4")
+        for old in directory.iterdir():  # the same clip made from an older recipe
+            if stale.fullmatch(old.name):
+                old.unlink()
         partial = path.with_suffix(".part.mp4")
         make(footage, partial)
         partial.replace(path)
@@ -361,11 +366,13 @@ def make(footage: Footage, path: Path) -> Truth:
     """Render and encode ``footage`` to ``path`` (MP4); return what is in it."""
     truth = truth_of(footage, path)
     width, height = footage.size
+    render_width, render_height = render_size(footage.size)
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(),
         *("-hide_banner", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"),
-        *("-s", f"{width}x{height}", "-r", footage.fps, "-i", "-"),
+        *("-s", f"{render_width}x{render_height}", "-r", footage.fps, "-i", "-"),
         *("-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.02:sample_rate=48000:seed=1"),
+        *("-vf", f"scale={width}:{height}:flags=bicubic"),
         *("-map", "0:v", "-map", "1:a", "-shortest", "-c:v", "libx264", "-preset", footage.preset),
         *("-crf", str(footage.crf), "-pix_fmt", "yuv420p"),
         *(["-x264-params", footage.x264] if footage.x264 else []),
@@ -422,14 +429,20 @@ def _spans(footage: Footage) -> list[tuple[int, int]]:
     return spans
 
 
+def render_size(size: tuple[int, int]) -> tuple[int, int]:
+    """Frames are rendered at half size and scaled up by the encoder's ffmpeg: the
+    photos have no finer detail, and it keeps making the corpus to a few minutes."""
+    return max(2, size[0] // 2), max(2, size[1] // 2)
+
+
 def render(footage: Footage) -> Iterator[np.ndarray]:
-    """The clip's frames, in order: (height, width, 3) uint8 RGB."""
-    width, height = footage.size
+    """The clip's frames, in order, at :func:`render_size`: (height, width, 3) uint8 RGB."""
+    width, height = render_size(footage.size)
     rng = np.random.default_rng(zlib.crc32(footage.name.split("@")[0].encode()) + footage.seed)
     cameras = [_Camera(shot, footage, rng) for shot in footage.shots]
     spans = _spans(footage)
     total = spans[-1][1]
-    noise = _NoiseBank(footage.size, rng)
+    noise = _NoiseBank((width, height), rng)
     for number in range(total):
         frame = np.zeros((height, width, 3), np.float32)
         level, sigma = 0.0, 0.0
@@ -522,14 +535,9 @@ class _NoiseBank:
 class _Camera:
     """Renders one shot: the view's path over the (graded) photo, and the exposure."""
 
-    MAX_RENDER_WIDTH = 1280
-    """Wider frames are rendered at half size and scaled up: the photos have no finer detail."""
-
     def __init__(self, shot: Shot, footage: Footage, rng: np.random.Generator) -> None:
         self.shot = shot
-        self.size = footage.size
-        width, height = footage.size
-        self.render_size = (width // 2, height // 2) if width > self.MAX_RENDER_WIDTH else (width, height)
+        self.render_size = render_size(footage.size)
         self.fps = float(footage.rate)
         self.photo, self.pad = _photo(
             shot.photo, shot.tint
@@ -581,8 +589,6 @@ class _Camera:
         image = self.photo.transform(
             (width, height), Image.Transform.AFFINE, matrix, resample=Image.Resampling.BILINEAR
         )
-        if self.render_size != self.size:
-            image = image.resize(self.size, Image.Resampling.BILINEAR)
         return np.asarray(image, np.float32)
 
     def _graded(self, look: tuple[tuple[float, ...], tuple[float, ...]]) -> Image.Image:

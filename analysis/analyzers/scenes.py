@@ -32,7 +32,9 @@ What counts as what:
    front of the lens), ramping down and up, and the picture after it is not
    the one before it. When it is the same picture, it was a lighting change,
    a flash or someone passing the lens: nothing. A dip too short to be a fade
-   is a hard cut where the new picture shows.
+   is a hard cut where the new picture shows; one whose picture changes
+   where it still has its detail (the blur of a whip pan) holds a cut, which 1
+   finds.
 3. **A dissolve**: no frame is unlike the one before, yet frames a fraction
    of a second apart are (:data:`DISSOLVE_LAGS`); the frames in between are
    then fitted as blends of the pictures before and after. It is a dissolve
@@ -44,7 +46,9 @@ last frame; the scene list splits at its middle.
 
 Decisions are made online, a pass every second or so over the last few
 seconds, so memory holds a few numbers per frame and a few seconds of
-spectra, never the whole video.
+spectra, never the whole video. A transition still under way at the end of a
+pass holds the decisions back (at most :data:`MAX_HOLD_SECONDS`), so one
+longer than that (a long black between two fades) is not found.
 """
 
 from __future__ import annotations
