@@ -430,9 +430,12 @@ class _Window:
                 continue
             with np.errstate(invalid="ignore"):
                 breaks = self.alike[s + 1 : e + 2] < CUT_ALIKE
-            if np.any(breaks & ~(dip[s + 1 : e + 2] & dip[s : e + 1])):
-                # The picture changes where it still has its detail: a cut (in a whip
-                # pan's blur, say) that the cut test finds, not a fade.
+                jumps = self.jump[s + 1 : e + 2]
+                leaps = (jumps >= JUMP) & (jumps >= 3 * _median(jumps))
+            if np.any(breaks & ~(dip[s + 1 : e + 2] & dip[s : e + 1])) or np.any(leaps):
+                # The picture changes where it still has its detail (in a whip pan's
+                # blur, say), or leaps in brightness or colour (to and from a plain
+                # picture), where a fade changes it steadily: cuts, which the cut test finds.
                 dip[r0 : r1 + 1] = False
                 continue
             if e - s + 1 >= self.fade_min:

@@ -15,6 +15,7 @@ import pytest
 
 from analysis.analyzers.local import analyze
 from analysis.analyzers.references import longest_nonreference_run
+from analysis.tests.clips import available_encoders, make_clip
 from testkit.footage import CAMERA_GOP, CUT, Footage, Join, Shot, Truth, cached
 
 SIZE = (480, 270)
@@ -259,3 +260,17 @@ def test_it_reads_how_many_frames_in_a_row_no_frame_refers_to(footage_dir: Path)
     )
     assert longest_nonreference_run(pyramid.path) == 1  # x264's B-pyramid: b B b
     assert longest_nonreference_run(flat.path) == 0
+
+
+def test_it_finds_cuts_to_and_from_a_plain_picture_in_hevc(footage_dir: Path) -> None:
+    # The plain red stretch is a dip in detail between two different pictures, but
+    # it leaps in and out of it: cuts, not a fade. HEVC's references are read too.
+    if "libx265" not in available_encoders():
+        pytest.skip("the bundled ffmpeg has no HEVC encoder")
+    clip = make_clip(footage_dir / "hevc.mp4", duration=5.0, fps=30, cuts=(1.3, 2.9, 3.5), codec="libx265")
+    assert longest_nonreference_run(clip.path) == 2
+    result = analyze(clip, footage_dir / "hevc-out")
+    assert result["transitions"] == []
+    assert len(result["cuts"]) == 3
+    for found, true in zip(result["cuts"], clip.cuts, strict=True):
+        assert abs(found - true) <= 1 / 30 + 1e-3
