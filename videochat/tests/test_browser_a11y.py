@@ -43,6 +43,7 @@ WIDTHS = {
     1280: {"viewport": {"width": 1280, "height": 800}},
 }
 SCHEMES = ("light", "dark")
+WAIT = 30_000  # ms an answer may take on a busy machine (the suite runs two at a time)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +202,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         page.fill("#id_username", f"nobody{width}@example.com")
         page.fill("#id_password", "wrong")
         page.click("#login-form button[type=submit]")
-        expect(page.locator("#login-form .alert.error")).to_be_visible()
+        expect(page.locator("#login-form .alert.error")).to_be_visible(timeout=WAIT)
         audit.check(page, "log in: wrong password", width)
         for attempt in ("wrong again", "and again"):  # the limit is 2 a day
             if page.locator("#rate-limited").count():
@@ -210,7 +211,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
             with page.expect_response(lambda r: r.url.endswith("/accounts/login/")):
                 page.click("#login-form button[type=submit]")
             page.wait_for_selector("#rate-limited, #login-form:not(.htmx-settling):not(.htmx-request)")
-        expect(page.locator("#rate-limited")).to_be_visible()
+        expect(page.locator("#rate-limited")).to_be_visible(timeout=WAIT)
         audit.check(page, "log in: 429", width)
         page.goto(f"{base}/accounts/signup/")
         audit.check(page, "sign up", width)
@@ -218,7 +219,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         page.fill("#id_password1", "short")
         page.fill("#id_password2", "different")
         page.click("#signup-form button[type=submit]")
-        expect(page.locator("#signup-form .has-errors").first).to_be_visible()
+        expect(page.locator("#signup-form .has-errors").first).to_be_visible(timeout=WAIT)
         audit.check(page, "sign up: errors", width)
         for template, context, status in ERROR_PAGES:
             serve(page, f"{base}/error/{template}", rendered(template, context, AnonymousUser()), status, csp)
@@ -237,7 +238,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         audit.check(page, "profile", width)
         page.fill("#token-form input[name=name]", f"Backup script {width}")
         page.click("#token-form button[type=submit]")
-        expect(page.locator("#new-token")).to_be_visible()
+        expect(page.locator("#new-token")).to_be_visible(timeout=WAIT)
         audit.check(page, "profile: a new API token", width)
         for template, context, status in ERROR_PAGES:
             serve(page, f"{base}/error/{template}", rendered(template, context, user), status, csp)
@@ -250,11 +251,11 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         held = hold_requests(page, "**/videos/upload/")
         page.set_input_files("#upload-files", [str(clips["other"].path)])
         pump_until(page, lambda held=held: held)
-        expect(page.locator("#upload-queue .upload-item")).to_have_count(1)
+        expect(page.locator("#upload-queue .upload-item")).to_have_count(1, timeout=WAIT)
         audit.check(page, "videos: uploading", width)
         held.pop().continue_()
-        expect(page.locator("#upload-queue .upload-result")).to_have_count(1)
-        expect(page.locator("#upload-queue .upload-result.accepted")).to_have_count(1)
+        expect(page.locator("#upload-queue .upload-result")).to_have_count(1, timeout=WAIT)
+        expect(page.locator("#upload-queue .upload-result.accepted")).to_have_count(1, timeout=WAIT)
         audit.check(page, "videos: upload verdict", width)
         page.unroute("**/videos/upload/")
 
@@ -287,7 +288,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         page.goto(f"{base}/videos/")
         audit.check(page, "videos: every state", width)
         page.goto(f"{base}/videos/?q=budget")
-        expect(page.locator(".search-results .moments a").first).to_be_visible()
+        expect(page.locator(".search-results .moments a").first).to_be_visible(timeout=WAIT)
         audit.check(page, "search: hits", width)
         page.goto(f"{base}/videos/?q=zebra")
         audit.check(page, "search: no hits", width)
@@ -299,7 +300,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         ]:
             page.goto(f"{base}{video.get_absolute_url()}")
             if state == "done":
-                expect(page.locator(".transcript-segment").first).to_be_visible()
+                expect(page.locator(".transcript-segment").first).to_be_visible(timeout=WAIT)
             audit.check(page, f"video: {state}", width)
 
     # --- conversations: finished, being written, failed, a refusal ------------
@@ -338,11 +339,11 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         page.goto(f"{base}/")
         audit.check(page, "home: videos and conversations", width)
         page.goto(f"{base}{finished.get_absolute_url()}")
-        expect(page.locator(".chat-message.role-assistant a.seek").first).to_be_visible()
+        expect(page.locator(".chat-message.role-assistant a.seek").first).to_be_visible(timeout=WAIT)
         audit.check(page, "chat: finished reply", width)
         page.focus("#composer-text")
         page.keyboard.press("Enter")  # nothing written: refused under the composer
-        expect(page.locator("#composer-errors .error")).to_be_visible()
+        expect(page.locator("#composer-errors .error")).to_be_visible(timeout=WAIT)
         audit.check(page, "chat: refused message", width)
         page.goto(f"{base}{writing.get_absolute_url()}")
         audit.check(page, "chat: reply being written", width)
@@ -362,7 +363,9 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
     page.wait_for_load_state("load")
     tab_to(page, "button.retry")
     page.keyboard.press("Enter")
-    expect(page.locator(f"#message-{failed_reply.uuid}")).to_have_attribute("data-status", "pending")
+    expect(page.locator(f"#message-{failed_reply.uuid}")).to_have_attribute(
+        "data-status", "pending", timeout=WAIT
+    )
     wait_until(page, f"document.activeElement.id === 'message-{failed_reply.uuid}'")
 
     print("\naxe-core, offending elements by impact (overflow: px of sideways scroll at 390 px)")
@@ -441,7 +444,7 @@ def test_a_keyboard_only_journey(live_server_url, chromium, speech_clip):
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/")
-    expect(page.locator("h1")).to_have_text("Welcome to VideoChat")
+    expect(page.locator("h1")).to_have_text("Welcome to VideoChat", timeout=WAIT)
 
     with rq_worker("high", "default", "low"):
         # Upload: the drop zone's button opens the file picker.
@@ -535,13 +538,15 @@ def test_a_keyboard_only_journey(live_server_url, chromium, speech_clip):
         page.keyboard.type("Berlin meeting")
         with page.expect_response("**/title/"):
             page.keyboard.press("Enter")
-        expect(page.locator("#thread-title")).to_have_text("Berlin meeting")
+        expect(page.locator("#thread-title")).to_have_text("Berlin meeting", timeout=WAIT)
         wait_until(page, "document.activeElement.id === 'conversation-title-input'")
 
         # Delete it.
         tab_to(page, "#conversation-delete button")
         page.keyboard.press("Enter")
         page.wait_for_url(f"{base}/chat/")
-        expect(page.locator("#messages")).to_contain_text("Deleted the conversation “Berlin meeting”")
-        expect(page.locator("#conversation-list")).to_have_count(0)
+        expect(page.locator("#messages")).to_contain_text(
+            "Deleted the conversation “Berlin meeting”", timeout=WAIT
+        )
+        expect(page.locator("#conversation-list")).to_have_count(0, timeout=WAIT)
     assert csp_violations(page) == []
