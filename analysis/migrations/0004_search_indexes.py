@@ -7,6 +7,10 @@ index that serves the case-insensitive substring match. SQLite: an FTS5 table
 with the trigram tokenizer (substring matches, as LIKE finds them), kept in
 step with the segments by triggers. Neither is a Django field: search.py
 reads them; rows are written as before.
+
+On SQLite, Django alters a table by copying it into a new one, which drops its
+triggers: a later migration that alters `transcript_segments` must run the
+SQLITE statements below again (and rebuild the FTS table).
 """
 
 from django.db import migrations
