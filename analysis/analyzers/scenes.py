@@ -67,9 +67,11 @@ CUT_RATIO = 2.5
 """A candidate's unlikeness (1 - alike) must be this many times its neighbours' median."""
 JUMP = 25.0
 """Brightness and colour jump (8-bit levels) that cuts between flat pictures."""
+LEAP_ALIKE = 0.75
+"""Frames less alike than this that also jump twice :data:`JUMP` are a candidate cut."""
 SAME_ALIKE = 0.6
 """Pictures at least this alike are the same shot (either side of a flash, a dip)."""
-STABLE_ALIKE = 0.3
+STABLE_ALIKE = 0.45
 """A picture less alike than this to both its neighbours has no structure to follow."""
 BRIDGE_SECONDS = 0.1
 DIP_FRACTION = 0.4
@@ -374,9 +376,17 @@ class _Window:
         dip = self._dips(events)
         events += self._cuts(dip)
         events += self._dissolves(events)
-        gradual = [(a, b) for kind, a, b in events if kind in ("fade", "dissolve")]
-        events = [e for e in events if e[0] != "nothing"]
-        kept = [e for e in events if e[0] != "cut" or not any(a - 1 <= e[1] <= b + 1 for a, b in gradual)]
+        # A fade's picture changes at its darkest, which is no cut; a dissolve's never
+        # changes at once, so a cut inside one was taken for it (grain, say) and wins.
+        fades = [(a, b) for kind, a, b in events if kind == "fade"]
+        cuts = [e[1] for e in events if e[0] == "cut" and not any(a - 1 <= e[1] <= b + 1 for a, b in fades)]
+        kept = [
+            e
+            for e in events
+            if e[0] in ("fade", "pending")
+            or (e[0] == "cut" and e[1] in cuts)
+            or (e[0] == "dissolve" and not any(e[1] <= c <= e[2] for c in cuts))
+        ]
         kept = _without_overlaps(kept)
         return [(kind, a + self.low, b + self.low) for kind, a, b in sorted(kept, key=lambda e: e[1])]
 
@@ -423,8 +433,7 @@ class _Window:
                 for h in range(max(0, before_dip - 2), before_dip + 1)
                 for j in range(after_dip, min(self.n, after_dip + 3))
             ]
-            same = max((self.alike_pair(h, j) for h, j in pairs), default=np.nan)
-            if same >= SAME_ALIKE:
+            if any(self.alike_pair(h, j) >= SAME_ALIKE for h, j in pairs):
                 # The same picture either side: a flash, a passer-by, a change of light.
                 events.append(("nothing", s, e))
                 continue
@@ -455,7 +464,13 @@ class _Window:
         stable = (np.maximum(known, np.append(known[1:], 0.0)) >= STABLE_ALIKE) | held
         structured = ~np.isnan(alike) & stable & np.insert(stable[:-1], 0, True)
         with np.errstate(invalid="ignore"):
-            candidates = np.flatnonzero((structured & (alike < CUT_ALIKE)) | (~structured & (jump >= JUMP)))
+            # Two pictures of much the same layout are only fairly alike; with a leap
+            # in brightness or colour as well, they are another shot (a light switched
+            # on keeps the picture alike; a flash comes back).
+            leap = structured & (alike < LEAP_ALIKE) & (jump >= 2 * JUMP)
+            candidates = np.flatnonzero(
+                (structured & (alike < CUT_ALIKE)) | (~structured & (jump >= JUMP)) | leap
+            )
         cuts = []
         span = self.median_span
         for i in candidates:
@@ -464,7 +479,10 @@ class _Window:
             if i == 0 or dip[i] or dip[i - 1]:
                 continue
             lo, hi = max(0, i - span), min(self.n, i + span + 1)
-            if structured[i]:
+            if leap[i] and alike[i] >= CUT_ALIKE:
+                if jump[i] < 3 * _median(np.delete(jump[lo:hi], i - lo)):
+                    continue
+            elif structured[i]:
                 neighbours = np.delete(1 - alike[lo:hi], i - lo)
                 baseline = _median(neighbours)
                 if 1 - alike[i] < CUT_RATIO * baseline:
@@ -473,16 +491,27 @@ class _Window:
                 baseline = _median(np.delete(jump[lo:hi], i - lo))
                 if jump[i] < 3 * baseline:
                     continue
-            if self._comes_back(i):
+            if self._comes_back(i, in_colour=bool(leap[i] and alike[i] >= CUT_ALIKE)):
                 continue
             cuts.append(("cut", int(i), int(i)))
         return _strongest(cuts, self)
 
-    def _comes_back(self, i: int) -> bool:
-        """Whether a picture from just before ``i`` is back just after it."""
+    def _comes_back(self, i: int, *, in_colour: bool = False) -> bool:
+        """Whether a picture from just before ``i`` is back just after it (in much
+        the same light and colour too, if ``in_colour``: a flash brightens it)."""
+        reach = self.bridge * (3 if in_colour else 1)  # a flash may stay a few frames
         before = range(max(0, i - self.bridge), i)
-        after = range(i + 1, min(self.n, i + 1 + self.bridge))
-        return any(self.alike_pair(h, j) >= SAME_ALIKE for h in before for j in after)
+        after = range(i + 1, min(self.n, i + 1 + reach))
+        return any(self.same(h, j, in_colour=in_colour) for h in before for j in after)
+
+    def same(self, a: int, b: int, *, in_colour: bool = False) -> bool:
+        """Whether frames ``a`` and ``b`` show the same picture."""
+        if in_colour:
+            d, low = self.d, self.low
+            shift = abs(d._mean.values[a + low] - d._mean.values[b + low])
+            if shift + abs(d._colour.values[a + low] - d._colour.values[b + low]) >= JUMP:
+                return False
+        return self.alike_pair(a, b) >= SAME_ALIKE
 
     # Dissolves.
 
@@ -505,11 +534,19 @@ class _Window:
                 if r1 >= self.n - 1 and not self.final:
                     found.append(("pending", r0, r1))  # not over yet: decide in a later pass
                     continue
-                span = self._blend_span(*self._anchors(r0, r1, lags, changes))
+                a, b = self._anchors(r0, r1, lags, changes)
+                if not (self._steady(a) and self._steady(b)):
+                    continue  # grain or a picture in motion: nothing to blend from
+                span = self._blend_span(a, b)
                 if span:
                     found.append(("dissolve", *span))
                     changes.append(span)
         return found
+
+    def _steady(self, i: int) -> bool:
+        """Whether frame ``i`` is like a neighbour: a picture, not grain."""
+        after = self.alike[i + 1] if i + 1 < self.n else np.nan
+        return bool(np.nanmax([self.alike[i], after, -1.0]) >= SAME_ALIKE)
 
     def _anchors(self, r0: int, r1: int, lags: list[int], changes: list[tuple[int, int]]) -> tuple[int, int]:
         """The pictures either side of a run of unlike frames: a long lag before its
