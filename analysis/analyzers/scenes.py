@@ -176,7 +176,8 @@ class SceneDetector:
         # Per distinct frame.
         self._frame = Growing()
         self._mean = Growing()
-        self._colour = Growing()  # mean U + mean V, for jumps
+        self._blue = Growing()  # mean U and mean V, for jumps
+        self._red = Growing()
         self._detail = Growing()
         self._energy = Growing()
         self._coarse_energy = Growing()
@@ -251,7 +252,8 @@ class SceneDetector:
         self._frame.extend(first + distinct)
         self._gap.extend(gaps)
         self._mean.extend(means[distinct])
-        self._colour.extend(chroma.sum(axis=1))
+        self._blue.extend(chroma[:, 0])
+        self._red.extend(chroma[:, 1])
         self._energy.extend(energy)
         coarse = spectra[:, self._coarse_rows, : len(self._coarse_weights)]
         self._coarse_energy.extend((np.abs(coarse) ** 2 * self._coarse_weights).sum(axis=(1, 2)))
@@ -261,15 +263,18 @@ class SceneDetector:
 
         new = np.arange(start, self._frame.size)
         self._alike.extend(self._alike_many(new - 1, new))
-        mean, colour = self._mean.values, self._colour.values
-        previous = np.maximum(new - 1, 0)
-        jump = np.abs(mean[new] - mean[previous]) + np.abs(colour[new] - colour[previous])
+        jump = self._shift(np.maximum(new - 1, 0), new)
         jump[new == 0] = np.nan
         self._jump.extend(jump)
         frame_numbers = self._frame.values
         for lag, values in zip(self._lags, self._lagged, strict=True):
             partner = np.searchsorted(frame_numbers, frame_numbers[new] - lag, side="right") - 1
             values.extend(self._alike_many(partner, new, coarse=True))
+
+    def _shift(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+        """How far apart distinct frames a and b are in mean brightness and colour (levels)."""
+        mean, blue, red = self._mean.values, self._blue.values, self._red.values
+        return np.abs(mean[b] - mean[a]) + np.abs(blue[b] - blue[a]) + np.abs(red[b] - red[a])
 
     def _alike_many(self, a: np.ndarray, b: np.ndarray, *, coarse: bool = False) -> np.ndarray:
         """``alike`` of each pair (a[k], b[k]) of distinct frames; NaN where either is flat or missing."""
@@ -426,25 +431,32 @@ class _Window:
             if after_dip >= self.n and not self.final:
                 events.append(("pending", s, e))  # not over yet: decide in a later pass
                 continue
+            with np.errstate(invalid="ignore"):
+                jumps = self.jump[s + 1 : e + 2]
+                leaps = (jumps >= JUMP) & (jumps >= 3 * _median(jumps))
+                breaks = self.alike[s + 1 : e + 2] < CUT_ALIKE
+            if np.any(leaps):
+                # It leaps in brightness or colour (to and from a plain picture) where
+                # a fade, a flash or a passer-by changes it steadily: cuts, which the cut test finds.
+                dip[r0 : r1 + 1] = False
+                continue
             if before_dip < 0 or after_dip >= self.n:
-                continue  # a fade from or to black at either end is no change of shot
+                # A fade from or to black at either end is no change of shot, nor does it hide one.
+                dip[r0 : r1 + 1] = False
+                continue
             pairs = [
                 (h, j)
                 for h in range(max(0, before_dip - 2), before_dip + 1)
                 for j in range(after_dip, min(self.n, after_dip + 3))
             ]
-            if any(self.alike_pair(h, j) >= SAME_ALIKE for h, j in pairs):
+            if any(self.same(h, j, in_colour=True) for h, j in pairs):
                 # The same picture either side: a flash, a passer-by, a change of light.
                 events.append(("nothing", s, e))
+                dip[s : e + 2] = True  # its ramps too: the picture leaves and comes back there
                 continue
-            with np.errstate(invalid="ignore"):
-                breaks = self.alike[s + 1 : e + 2] < CUT_ALIKE
-                jumps = self.jump[s + 1 : e + 2]
-                leaps = (jumps >= JUMP) & (jumps >= 3 * _median(jumps))
-            if np.any(breaks & ~(dip[s + 1 : e + 2] & dip[s : e + 1])) or np.any(leaps):
+            if np.any(breaks & ~(dip[s + 1 : e + 2] & dip[s : e + 1])):
                 # The picture changes where it still has its detail (in a whip pan's
-                # blur, say), or leaps in brightness or colour (to and from a plain
-                # picture), where a fade changes it steadily: cuts, which the cut test finds.
+                # blur, say): a cut, which the cut test finds, not a fade.
                 dip[r0 : r1 + 1] = False
                 continue
             if e - s + 1 >= self.fade_min:
@@ -508,8 +520,7 @@ class _Window:
         """Whether frames ``a`` and ``b`` show the same picture."""
         if in_colour:
             d, low = self.d, self.low
-            shift = abs(d._mean.values[a + low] - d._mean.values[b + low])
-            if shift + abs(d._colour.values[a + low] - d._colour.values[b + low]) >= JUMP:
+            if d._shift(a + low, b + low) >= JUMP:
                 return False
         return self.alike_pair(a, b) >= SAME_ALIKE
 

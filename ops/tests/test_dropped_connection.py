@@ -32,15 +32,19 @@ if connection.vendor != "postgresql":
     print(f"\n{__name__} skipped: {reason}")
     pytestmark = [*pytestmark, pytest.mark.skip(reason=reason)]
 
-PERSISTENT = {"DATABASE_CONN_MAX_AGE": "60", "TRANSCRIBE_SPEECH": "false"}
+# libpq names every connection the child processes open, so that only theirs are dropped:
+# this test process's other threads (a live server's, say) keep theirs for the tests after.
+APPLICATION_NAME = "videochat-dropped-connection-test"
+PERSISTENT = {"DATABASE_CONN_MAX_AGE": "60", "TRANSCRIBE_SPEECH": "false", "PGAPPNAME": APPLICATION_NAME}
 
 
 def _terminate_other_backends() -> int:
-    """What a pooler or server restart does to every other connection: drop it."""
+    """What a pooler or server restart does to the worker's and the server's connections: drop them."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
+            [APPLICATION_NAME],
         )
         return sum(1 for (done,) in cursor.fetchall() if done)
 
