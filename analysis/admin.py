@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from analysis import jobs, services
-from analysis.models import Analysis, Video
+from analysis import clip_jobs, jobs, services
+from analysis.models import Analysis, Clip, Video
 from core.admin_counts import LargeTableAdminMixin
 from core.admin_input import AdminInputMixin
 
@@ -171,3 +171,67 @@ class AnalysisAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
     def video_link(self, analysis: Analysis) -> str:
         url = reverse("admin:analysis_video_change", args=[analysis.video_id])
         return format_html('<a href="{}">{}</a>', url, analysis.video.original_name)
+
+
+@admin.register(Clip)
+class ClipAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
+    """Clips are made by their owners and cut by the worker: staff watch them, re-queue lost ones, delete."""
+
+    list_display = ["video", "owner", "start", "end", "mode", "captions", "status", "progress", "created_at"]
+    list_filter = ["status", "mode", "captions", "created_at"]
+    search_fields = ["video__original_name", "video__owner__email"]
+    list_select_related = ["video__owner"]
+    ordering = ["-created_at", "-id"]
+    actions = ["requeue_lost"]
+    exclude = ["video"]
+    readonly_fields = [
+        "uuid",
+        "video_link",
+        "start",
+        "end",
+        "start_used",
+        "mode",
+        "captions",
+        "animated_preview",
+        "file",
+        "preview",
+        "poster",
+        "size",
+        "status",
+        "progress",
+        "stage",
+        "failure_reason",
+        "attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a clip is asked for on its video's page, which checks the range
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="owner", ordering="video__owner__email")
+    def owner(self, clip: Clip) -> str:
+        return clip.video.owner.email
+
+    @admin.display(description="video")
+    def video_link(self, clip: Clip) -> str:
+        url = reverse("admin:analysis_video_change", args=[clip.video_id])
+        return format_html('<a href="{}">{}</a>', url, clip.video.original_name)
+
+    @admin.action(description="Re-queue lost clip jobs (checks every unfinished clip)")
+    def requeue_lost(self, request: HttpRequest, queryset: QuerySet[Clip]) -> None:
+        recovered = clip_jobs.CLIP.recover()
+        self.message_user(request, f"Re-queued or failed {len(recovered)} lost clip(s).", messages.INFO)
+
+    # Deleting here removes the files too, as the owner's delete button does.
+    def delete_model(self, request: HttpRequest, obj: Clip) -> None:
+        services.clip_delete(clip=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Clip]) -> None:
+        for clip in queryset.select_related("video"):
+            services.clip_delete(clip=clip)

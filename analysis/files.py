@@ -19,11 +19,13 @@ def delete_files(names: list[str]) -> None:
 
 
 def video_file_names(videos) -> list[str]:
-    """Every stored name of these videos: sources and every analysis's images."""
+    """Every stored name of these videos: sources, every analysis's images and every clip's files."""
     names: list[str] = []
     for video in videos:
         if video.file:
             names.append(video.file.name)
         for analysis in video.analyses.all():
             names.extend(analysis.media_names())
+        for clip in video.clips.all():
+            names.extend(clip.media_names())
     return names

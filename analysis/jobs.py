@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from rq import Retry
@@ -29,7 +29,7 @@ from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisEr
 from analysis.analyzers.transcribe import MODEL_NAME, TranscriptionUnavailable, transcribe
 from analysis.files import delete_files
 from analysis.models import Analysis, TranscriptSegment, Video
-from core.jobs import JobKind
+from core.jobs import JobRowKind
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +44,9 @@ LOCAL_SHARE = 70
 TRANSCRIBE_STAGE = "Transcribing speech"
 
 
-class VideoAnalysis(JobKind):
+class VideoAnalysis(JobRowKind):
     name = "video"
     model = Video
-    waiting, running = Video.Status.QUEUED, Video.Status.PROCESSING
     job = "analysis.jobs.analyze_video"
     job_prefix = "analyze"
     description = "analyse video"
@@ -80,18 +79,9 @@ class VideoAnalysis(JobKind):
         cache.bump_after_save(video.owner_id)
         live.push_video(video)
 
-    def requeue(self, video: Video, reason: str) -> bool:
-        return video.mark_requeued(reason)
-
-    def retry_later(self, video: Video) -> None:
-        video.mark_retrying()
-
     def fail(self, video: Video, reason: str) -> None:
         super().fail(video, reason)
         _announce(video, None)
-
-    def doing(self, video: Video) -> str:
-        return video.stage
 
 
 ANALYSIS = VideoAnalysis()
@@ -106,15 +96,15 @@ def enqueue_analysis(video: Video, *, reanalysis: bool = False) -> None:
 
 
 @contextmanager
-def _heartbeat(video_id: int):
-    """Touch the row every few seconds while the job runs, from a thread."""
+def _heartbeat(video_id: int, model: type[models.Model] = Video):
+    """Touch the row (a Video's, or a Clip's) every few seconds while the job runs, from a thread."""
     stop = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(HEARTBEAT_SECONDS):
                 try:
-                    Video.objects.filter(pk=video_id).update(heartbeat_at=timezone.now())
+                    model.objects.filter(pk=video_id).update(heartbeat_at=timezone.now())
                 except DatabaseError:
                     # A blip: drop the connection and beat again next time, or the run looks dead.
                     logger.warning("could not touch video %s's heartbeat", video_id, exc_info=True)
@@ -249,15 +239,8 @@ def analyze_video(video_id: int) -> str:
     video = Video.objects.select_related("owner").filter(pk=video_id).first()
     if video is None:
         return "video deleted"
-    if (skipped := ANALYSIS.why_skip(video)) is not None:
+    if (skipped := ANALYSIS.claim(video)) is not None:
         return skipped
-    if video.attempts >= ANALYSIS.max_attempts:
-        # RQ's retries after runs that recovery gave back: enough.
-        ANALYSIS.fail(video, ANALYSIS.gave_up)
-        return "gave up"
-    if not video.mark_processing():
-        return "running elsewhere"  # another copy of the job claimed it first
-    ANALYSIS.publish(video)
     saved: list[str] = []
     try:
         with _heartbeat(video.pk), _local_path(video) as path, tempfile.TemporaryDirectory() as out:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
+
+from core.job_rows import JobRow
 
 # File name extensions for the containers the upload check recognises.
 CONTAINER_EXTENSIONS = {
@@ -35,12 +36,8 @@ class VideoQuerySet(models.QuerySet["Video"]):
         return self.filter(status__in=[Video.Status.QUEUED, Video.Status.PROCESSING])
 
 
-class Video(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        PROCESSING = "processing", "Processing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+class Video(JobRow):
+    """An uploaded video; its analysis is the queue job that works on the row (analysis.jobs)."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videos")
@@ -49,20 +46,6 @@ class Video(models.Model):
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     container = models.CharField(max_length=16)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=80, default="Waiting in the queue")
-    failure_reason = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # Touched by the running job every few seconds: a stale one means its worker died.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # Goes up with every change a page shows (status, stage, progress): a page
-    # keeps the newest version of the status it has seen, whatever order the
-    # pushes and answers arrive in (README, "Live updates").
-    version = models.PositiveIntegerField(default=1)
 
     objects = VideoQuerySet.as_manager()
 
@@ -80,24 +63,14 @@ class Video(models.Model):
         return reverse("analysis:video-detail", args=[self.uuid])
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED}
-
-    @property
     def latest_analysis(self) -> Analysis | None:
         """The newest local analysis: the one with the metadata, scenes and transcript."""
         return self.analyses.newest_local().first()
 
     @property
     def media_prefix(self) -> str:
-        """Where this video's files live in storage (the source and every analysis's images)."""
+        """Where this video's files live in storage (the source, every analysis's images, its clips)."""
         return f"videos/{self.uuid.hex}"
-
-    # --- state changes, each one save() of the fields it touches (and the version) ---
-
-    def _save_change(self, fields: list[str]) -> None:
-        self.version += 1
-        self.save(update_fields=[*fields, "version"])
 
     def mark_queued(self) -> None:
         """Queued for a fresh analysis: its runs are counted from none again."""
@@ -109,83 +82,8 @@ class Video(models.Model):
         self.attempts = 0
         self._save_change(["status", "progress", "stage", "failure_reason", "finished_at", "attempts"])
 
-    def mark_processing(self) -> bool:
-        """Claim the video for one run: True if this run has it.
-
-        Compare-and-set on (status, attempts) as this copy read them, so two
-        copies of one job (a retry and a recovery, say) cannot both claim it.
-        """
-        now = timezone.now()
-        fields = {
-            "status": self.Status.PROCESSING,
-            "progress": 0,
-            "stage": "Starting",
-            "failure_reason": "",
-            "attempts": self.attempts + 1,
-            "started_at": now,
-            "heartbeat_at": now,
-            "finished_at": None,
-            "version": self.version + 1,
-        }
-        claimed = Video.objects.filter(pk=self.pk, status=self.status, attempts=self.attempts).update(
-            **fields
-        )
-        if claimed:
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(claimed)
-
-    def set_progress(self, percent: int, stage: str) -> None:
-        self.progress = max(0, min(100, int(percent)))
-        self.stage = stage[:80]
-        self.heartbeat_at = timezone.now()
-        self._save_change(["progress", "stage", "heartbeat_at"])
-
     def mark_done(self) -> None:
-        self.status = self.Status.DONE
-        self.progress = 100
-        self.stage = "Done"
-        self.finished_at = timezone.now()
-        self._save_change(["status", "progress", "stage", "finished_at"])
-
-    def mark_retrying(self) -> None:
-        """Back in the queue after an unexpected error, while RQ's retries last."""
-        self.status = self.Status.QUEUED
-        self.stage = "Retrying after an error"
-        self._save_change(["status", "stage"])
-
-    def mark_requeued(self, reason: str) -> bool:
-        """Back in the queue because the run that had it stopped (`reason` says how).
-
-        Only if the row is still as read (processing, same attempt): a run that
-        finished or a new run that claimed it meanwhile is left alone. True if done.
-        """
-        fields = {
-            "status": self.Status.QUEUED,
-            "stage": "Queued again: the worker running it stopped",
-            "version": self.version + 1,
-        }
-        changed = Video.objects.filter(
-            pk=self.pk, status=self.Status.PROCESSING, attempts=self.attempts
-        ).update(**fields)
-        if changed:
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(changed)
-
-    def mark_failed(self, reason: str) -> None:
-        self.status = self.Status.FAILED
-        self.stage = "Failed"
-        self.failure_reason = reason
-        self.finished_at = timezone.now()
-        self._save_change(["status", "stage", "failure_reason", "finished_at"])
-
-    def is_stalled(self, stale_after: timedelta) -> bool:
-        """Processing, but its job has not shown a sign of life for stale_after."""
-        if self.status != self.Status.PROCESSING:
-            return False
-        last_seen = self.heartbeat_at or self.started_at
-        return last_seen is None or timezone.now() - last_seen > stale_after
+        self._mark_done()
 
 
 class AnalysisQuerySet(models.QuerySet["Analysis"]):
@@ -271,3 +169,66 @@ class TranscriptSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.start:.1f}-{self.end:.1f}: {self.text[:60]}"
+
+
+class ClipQuerySet(models.QuerySet["Clip"]):
+    def owned_by(self, user) -> ClipQuerySet:
+        return self.filter(video__owner=user)
+
+
+class Clip(JobRow):
+    """A time range of one video cut into a file of its own, made by a queue job (analysis.clip_jobs).
+
+    Its status, stage, progress and version follow a Video's rules (core.job_rows);
+    its files are private media of the video's owner.
+    """
+
+    class Mode(models.TextChoices):
+        EXACT = "exact", "Exact (re-encoded, frame-accurate)"
+        FAST = "fast", "Fast (copied from the keyframe at or before the start)"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="clips")
+    start = models.FloatField(help_text="Seconds into the video, as asked for.")
+    end = models.FloatField(help_text="Seconds into the video, as asked for.")
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.EXACT)
+    captions = models.BooleanField(default=False, help_text="The transcript's words burnt in.")
+    animated_preview = models.BooleanField(default=True)
+    # Where the made clip really starts: a fast cut starts at a keyframe at or before `start`.
+    start_used = models.FloatField(null=True, blank=True)
+    file = models.CharField(max_length=255, blank=True)
+    preview = models.CharField(max_length=255, blank=True)
+    poster = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+
+    objects = ClipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["video", "-created_at"]), models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="clip_ends_after_start"),
+            models.CheckConstraint(condition=Q(start__gte=0), name="clip_starts_at_or_after_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.video} {self.start:.2f}-{self.end:.2f}"
+
+    @property
+    def owner_id(self) -> int:
+        return self.video.owner_id
+
+    @property
+    def duration(self) -> float:
+        return self.end - (self.start if self.start_used is None else self.start_used)
+
+    @property
+    def media_prefix(self) -> str:
+        """Under the video's own prefix, so the video's storage rules cover its clips."""
+        return f"{self.video.media_prefix}/clip-{self.uuid.hex}"
+
+    def media_names(self) -> set[str]:
+        return {name for name in (self.file, self.preview, self.poster) if name}
+
+    def mark_done(self, *, file: str, preview: str, poster: str, size: int, start_used: float) -> None:
+        self._mark_done(file=file, preview=preview, poster=poster, size=size, start_used=start_used)

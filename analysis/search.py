@@ -43,6 +43,7 @@ _OPEN, _CLOSE = "\x02", "\x03"
 @dataclass
 class Moment:
     start: float
+    end: float
     snippet: SafeString
 
 
@@ -83,7 +84,7 @@ def search_videos(user, query: str) -> list[Hit]:
         hit = hits.setdefault(video.pk, Hit(video=video, name=_highlight(video.original_name, [])))
         hit.rank += rank
         if len(hit.moments) < MOMENTS_PER_VIDEO:
-            hit.moments.append(Moment(start=segment.start, snippet=snippet))
+            hit.moments.append(Moment(start=segment.start, end=segment.end, snippet=snippet))
     for hit in hits.values():
         hit.moments.sort(key=lambda moment: moment.start)
     return sorted(hits.values(), key=lambda hit: (-hit.rank, -hit.video.created_at.timestamp()))[:MAX_VIDEOS]

@@ -16,7 +16,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from analysis import cache
-from analysis.models import Analysis, Video
+from analysis.models import Analysis, Clip, Video
 from core.paging import Page, paginate
 
 VIDEOS_PER_PAGE = 24
@@ -65,3 +65,18 @@ def transcript_segments(video: Video, analysis: Analysis) -> list[dict]:
         f"segments:{analysis.pk}",
         lambda: list(analysis.segments.values("start", "end", "text")),
     )
+
+
+def clip_for_user(user, clip_uuid: UUID) -> Clip:
+    """The user's clip (of one of the user's videos), or 404: a stranger's clip does not exist for them."""
+    if not user.is_authenticated:
+        raise Http404("No such clip.")
+    return get_object_or_404(Clip.objects.select_related("video"), uuid=clip_uuid, video__owner=user)
+
+
+def clips_of(user, *, video: Video | None = None) -> list[Clip]:
+    """The user's clips, newest first (of one video when given)."""
+    clips = Clip.objects.owned_by(user).select_related("video")
+    if video is not None:
+        clips = clips.filter(video=video)
+    return list(clips[:200])

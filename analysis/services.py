@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from analysis import cache, jobs, live
 from analysis.files import delete_files, video_file_names
-from analysis.models import Video
+from analysis.models import Clip, Video
 
 # A longer "extension" is part of the name ("notes.from the second day of filming").
 LONGEST_EXTENSION = 16
@@ -101,3 +101,35 @@ def video_delete(*, video: Video) -> None:
         transaction.on_commit(lambda: delete_files(names))
     cache.bump(owner_id)
     live.push_videos_changed(owner_id)
+
+
+# --- clips --------------------------------------------------------------------
+
+
+def clip_create(
+    *, video: Video, start: float, end: float, mode: str, captions: bool, animated_preview: bool
+) -> Clip:
+    """A new clip of the video, queued on the `low` queue once the row is committed.
+
+    The range is the caller's to check (analysis.clip_views.ClipForm); the
+    database refuses an end at or before the start all the same.
+    """
+    from analysis import clip_jobs
+
+    with transaction.atomic():
+        clip = Clip.objects.create(
+            video=video, start=start, end=end, mode=mode, captions=captions, animated_preview=animated_preview
+        )
+        clip_jobs.enqueue_clip(clip)
+    cache.bump(video.owner_id)
+    return clip
+
+
+def clip_delete(*, clip: Clip) -> None:
+    """Delete the clip and its files (once the delete commits)."""
+    names = sorted(clip.media_names())
+    owner_id = clip.video.owner_id
+    with transaction.atomic():
+        clip.delete()
+        transaction.on_commit(lambda: delete_files(names))
+    cache.bump(owner_id)

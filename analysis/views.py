@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from accounts.tokens import token_or_session
 from analysis import charts, media, search, selectors, services
+from analysis.clip_views import ClipForm
 from analysis.models import Analysis, Video
 from analysis.upload import upload_limits
 from core.http import page_or_partial, redirect_to
@@ -99,6 +100,8 @@ def _detail_context(video: Video) -> dict:
         "storyboard": None,
         "segments": [],
         "speech": {},
+        "clips": selectors.clips_of(video.owner, video=video),
+        "clip_form": ClipForm(video=video) if analysis is not None else None,
     }
     if analysis is not None:
         context["segments"] = selectors.transcript_segments(video, analysis)

@@ -15,6 +15,7 @@ import time
 BENCHMARKS = (
     "bench_analysis",
     "bench_scenes",
+    "bench_clips",
     "bench_upload",
     "bench_chat",
     "bench_api",

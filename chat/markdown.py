@@ -4,14 +4,20 @@ markdown-it parses with raw HTML off, so `<script>` stays text; nh3 then
 removes anything that is not on a short allow-list (and every link scheme but
 http, https and mailto, so `javascript:` links cannot pass). A time such as
 `01:23` or `1:02:03` becomes `<a class="seek" data-seek="83" href="#t=83">`.
+An assistant's clip offer, a link to `clip:<video uuid>/<start>-<end>`
+(chat.assistant.wording.clip_offer), becomes a link to that video's clip form
+with the range filled in; a `clip:` link that names no such range is left text.
 """
 
 from __future__ import annotations
 
 import re
 from html import escape
+from urllib.parse import urlencode
+from uuid import UUID
 
 import nh3
+from django.urls import reverse
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
@@ -25,6 +31,9 @@ ALLOWED_TAGS = {
     "h1", "h2", "h3", "h4", "h5", "h6", "hr", "a", "table", "thead", "tbody", "tr", "th", "td", "del",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title", "class", "data-seek"}, "th": {"align"}, "td": {"align"}}
+
+
+CLIP_OFFER = re.compile(r"clip:([0-9a-f-]{32,36})/(\d{1,6}(?:\.\d{1,3})?)-(\d{1,6}(?:\.\d{1,3})?)")
 
 
 def seconds_of(match: re.Match[str]) -> int:
@@ -41,6 +50,7 @@ def _link_times(state: StateCore) -> None:
         for token in block.children:
             if token.type == "link_open":
                 in_link += 1
+                _resolve_clip_offer(token)
             elif token.type == "link_close":
                 in_link -= 1
             if token.type != "text" or in_link or not TIME.search(token.content):
@@ -60,6 +70,24 @@ def _link_times(state: StateCore) -> None:
             if position < len(token.content):
                 children.append(_text(token.content[position:]))
         block.children = children
+
+
+def _resolve_clip_offer(link: Token) -> None:
+    href = str(link.attrGet("href") or "")
+    if not href.startswith("clip:"):
+        return
+    offer = CLIP_OFFER.fullmatch(href)
+    try:
+        video = UUID(offer.group(1)) if offer else None
+    except ValueError:
+        video = None
+    if video is None:
+        link.attrs.pop("href", None)  # not a range of a video: a link to nowhere
+        return
+    start, end = offer.group(2), offer.group(3)
+    query = urlencode({"video": str(video), "start": start, "end": end})
+    link.attrSet("href", f"{reverse('analysis:clip-list')}?{query}")
+    link.attrSet("class", "clip-offer")
 
 
 def _text(content: str) -> Token:

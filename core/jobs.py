@@ -33,6 +33,7 @@ import django_rq
 from django.db import models, transaction
 from rq import Retry, get_current_job
 
+from core.job_rows import JobStatus
 from core.queue import enqueue_once, fetch, why_not_alive
 
 logger = logging.getLogger(__name__)
@@ -215,6 +216,39 @@ class JobKind(ABC):
         if row.attempts >= self.max_attempts:
             return f"fails it (it has had {row.attempts} runs)"
         return "queues it again"
+
+
+class JobRowKind(JobKind):
+    """A kind whose rows are core.job_rows.JobRow: their state changes are the row's own.
+
+    Its job starts with `claim` and ends with the row's `mark_done` (or the
+    kind's `fail`, or `retry_or_fail`), publishing each change.
+    """
+
+    waiting = JobStatus.QUEUED
+    running = JobStatus.PROCESSING
+
+    def requeue(self, row, reason: str) -> bool:
+        return row.mark_requeued(reason)
+
+    def retry_later(self, row) -> None:
+        row.mark_retrying()
+
+    def doing(self, row) -> str:
+        return row.stage
+
+    def claim(self, row) -> str | None:
+        """Take the row for this run and publish it; or say why this delivery must leave it alone."""
+        if (skipped := self.why_skip(row)) is not None:
+            return skipped
+        if row.attempts >= self.max_attempts:
+            # RQ's retries after runs that recovery gave back: enough.
+            self.fail(row, self.gave_up)
+            return "gave up"
+        if not row.mark_processing():
+            return "running elsewhere"  # another copy of the job claimed it first
+        self.publish(row)
+        return None
 
 
 _kinds: dict[str, JobKind] = {}

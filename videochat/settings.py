@@ -346,6 +346,10 @@ TRANSCRIBE_SPEECH = env_bool("TRANSCRIBE_SPEECH", True)
 RATELIMIT_UPLOAD_USER = env_str("RATELIMIT_UPLOAD_USER", "30/h")
 RATELIMIT_REANALYSE_USER = env_str("RATELIMIT_REANALYSE_USER", "20/h")
 RATELIMIT_SEARCH_USER = env_str("RATELIMIT_SEARCH_USER", "60/m")
+# Clips (issue 18): the longest clip one request may ask for, and how many clips a user may ask for.
+CLIP_MAX_SECONDS = env_int("CLIP_MAX_SECONDS", 300, minimum=1)
+CLIP_MAX_ATTEMPTS = env_int("CLIP_MAX_ATTEMPTS", 3, minimum=1)
+RATELIMIT_CLIP_USER = env_str("RATELIMIT_CLIP_USER", "20/h")
 
 # --- Chat -----------------------------------------------------------------
 

@@ -555,7 +555,7 @@ def _answer_speech(video: VideoFacts, ask: Question) -> Answer:
             "so I can't tell what is said."
         )
     if ask.search_terms:
-        return _transcript_search(segments, ask.search_terms)
+        return _transcript_search(video, segments, ask.search_terms)
     words = sum(len(WORD.findall(segment.text)) for segment in segments)
     text = (
         f"The transcript has {wording.count(len(segments), 'segment')} "
@@ -573,15 +573,23 @@ def _answer_speech(video: VideoFacts, ask: Question) -> Answer:
     return Answer(text + " It starts:", quotes)
 
 
-def _transcript_search(segments: list[facts.Segment], terms: list[str]) -> Answer:
+def _transcript_search(video: VideoFacts, segments: list[facts.Segment], terms: list[str]) -> Answer:
     wanted = wording.join([f"“{term}”" for term in terms], "or")
     hits = _matching(segments, terms)
     if not hits:
         return Answer(f"I couldn't find {wanted} in the transcript.")
+    # Each moment found is offered as a clip of its line.
     if len(hits) == 1:
         hit = hits[0]
-        return Answer(f"{wanted} comes up once, at **{format_time(hit.start)}**: “{wording.quote(hit.text)}”")
-    quotes = [f"{format_time(segment.start)} “{wording.quote(segment.text)}”" for segment in hits]
+        return Answer(
+            f"{wanted} comes up once, at **{format_time(hit.start)}**: “{wording.quote(hit.text)}” "
+            f"({wording.clip_offer(video, hit.start, hit.end)})"
+        )
+    quotes = [
+        f"{format_time(segment.start)} “{wording.quote(segment.text)}” "
+        f"({wording.clip_offer(video, segment.start, segment.end)})"
+        for segment in hits
+    ]
     return Answer(f"{wanted} comes up in {len(hits)} places:", quotes)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 
 from analysis.analyzers import units
+from analysis.analyzers.timefmt import format_range
 from chat.assistant import facts
 from chat.assistant.base import VideoFacts
 
@@ -165,3 +166,8 @@ def quote(text: str, limit: int = MAX_QUOTE) -> str:
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
     return plain(text)
+
+
+def clip_offer(video: VideoFacts, start: float, end: float) -> str:
+    """A link that offers the moment as a clip: the chat page resolves `clip:` to the clip form (chat.markdown)."""
+    return f"[clip {format_range(start, end)}](clip:{video.uuid}/{start:.2f}-{end:.2f})"

@@ -233,15 +233,18 @@ def test_it_finds_the_most_active_moment():
 
 def test_it_finds_a_word_in_the_transcript():
     text = reply("When is the budget mentioned?", [make_video()])
-    assert text == "“budget” comes up once, at **00:21**: “Our budget for the spring campaign is settled.”"
+    assert text == (
+        "“budget” comes up once, at **00:21**: “Our budget for the spring campaign is settled.” "
+        "([clip 00:21–00:26](clip:8c1c7d0e-0000-4000-8000-000000000001/21.40-26.00))"
+    )
 
 
 def test_it_lists_every_segment_with_a_word():
     transcript = [*make_video().transcript, {"start": 66.0, "end": 68.0, "text": "Budgets close Friday."}]
     text = reply('What is said about "budget"?', [make_video(transcript=transcript)])
     assert text.startswith("“budget” comes up in 2 places:\n")
-    assert "- 00:21 “Our budget for the spring campaign is settled.”" in text
-    assert "- 01:06 “Budgets close Friday.”" in text
+    assert "- 00:21 “Our budget for the spring campaign is settled.” ([clip 00:21–00:26](clip:" in text
+    assert "- 01:06 “Budgets close Friday.” ([clip 01:06–01:08](clip:" in text
 
 
 def test_it_says_when_a_word_is_not_in_the_transcript():

@@ -7,6 +7,7 @@ import logging
 import django_rq
 import pytest
 
+from analysis import clip_jobs
 from analysis import jobs as analysis_jobs
 from chat import jobs as chat_jobs
 from chat.models import Conversation, Message
@@ -27,7 +28,7 @@ def _lost_work(owner, clips, make_video):
 
 
 def test_every_app_registers_its_kind_of_job():
-    assert jobs.kinds() == [analysis_jobs.ANALYSIS, chat_jobs.REPLY]
+    assert jobs.kinds() == [analysis_jobs.ANALYSIS, clip_jobs.CLIP, chat_jobs.REPLY]
 
 
 def test_workers_maintenance_recovers_every_kind(owner, clips, make_video):

@@ -42,8 +42,8 @@ def test_status_shows_every_queue_and_the_unfinished_videos(owner, clips, make_v
 
 def test_recover_reports_what_it_requeued(owner, clips, make_video):
     make_video(owner, clips["short"].path)
-    assert _run("recover").strip() == "re-queued 1 video(s) and 0 replies"
-    assert _run("recover").strip() == "re-queued 0 video(s) and 0 replies"
+    assert _run("recover").strip() == "re-queued 1 video(s) and 0 clip(s) and 0 replies"
+    assert _run("recover").strip() == "re-queued 0 video(s) and 0 clip(s) and 0 replies"
 
 
 def test_status_lists_live_workers_only(owner):
@@ -85,10 +85,10 @@ def test_status_shows_the_open_replies_and_why_they_wait(owner):
 
 def test_recover_requeues_a_lost_reply(owner):
     lost = _reply(owner)
-    assert _run("recover").strip() == "re-queued 0 video(s) and 1 reply"
+    assert _run("recover").strip() == "re-queued 0 video(s) and 0 clip(s) and 1 reply"
     assert django_rq.get_queue("high").job_ids == [chat_jobs.job_id(lost)]
     # Its job is alive now: nothing more to recover, and status says so.
-    assert _run("recover").strip() == "re-queued 0 video(s) and 0 replies"
+    assert _run("recover").strip() == "re-queued 0 video(s) and 0 clip(s) and 0 replies"
     assert f"{lost.uuid} pending    owner@example.com: writing; its job is queued" in _run("status")
 
 
@@ -96,7 +96,7 @@ def test_recover_gives_a_cut_off_reply_back_to_a_new_run(owner):
     stale = timezone.now() - timedelta(seconds=settings.CHAT_STALE_SECONDS + 5)
     cut_off = _reply(owner, attempts=1)
     Message.objects.filter(pk=cut_off.pk).update(status=Message.Status.STREAMING, updated_at=stale)
-    assert _run("recover").strip() == "re-queued 0 video(s) and 1 reply"
+    assert _run("recover").strip() == "re-queued 0 video(s) and 0 clip(s) and 1 reply"
     cut_off.refresh_from_db()
     assert cut_off.status == Message.Status.PENDING
     assert django_rq.get_queue("high").job_ids == [chat_jobs.job_id(cut_off)]
@@ -107,7 +107,7 @@ def test_status_says_recovery_fails_a_reply_cut_off_too_often(owner):
     tried_out = _reply(owner, attempts=chat_jobs.MAX_RECOVERIES)
     Message.objects.filter(pk=tried_out.pk).update(status=Message.Status.STREAMING, updated_at=stale)
     assert f"fails it (it has had {chat_jobs.MAX_RECOVERIES} runs)" in _run("status")
-    assert _run("recover").strip() == "re-queued 0 video(s) and 1 reply"
+    assert _run("recover").strip() == "re-queued 0 video(s) and 0 clip(s) and 1 reply"
     tried_out.refresh_from_db()
     assert tried_out.status == Message.Status.FAILED
     assert "cut off" in tried_out.failure_reason

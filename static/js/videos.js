@@ -151,6 +151,7 @@
     root.querySelectorAll(".storyboard-frames").forEach(setUpFrames);
     root.querySelectorAll(".storyboard").forEach(sizeBoard);
     root.querySelectorAll(".chart-axis").forEach(placeAxis);
+    root.querySelectorAll(".clip-from-player").forEach(function (marks) { marks.hidden = false; });
   }
   if (window.htmx) { htmx.onLoad(setUp); } else { setUp(document); }
   narrow.addEventListener("change", function () { document.querySelectorAll(".storyboard").forEach(sizeBoard); });
@@ -205,6 +206,19 @@
   }
   document.addEventListener("timeupdate", follow, true);
   document.addEventListener("seeked", follow, true);
+
+  // The clip form's "Start/End at the player's time": the player's time, to the
+  // hundredth of a second, into the field the button names. Shown only with
+  // script on (the fields take typed times without it).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-clip-mark]");
+    if (!button) { return; }
+    var player = playerFor(button.closest(".clip-from-player"));
+    var field = document.getElementById(button.getAttribute("data-clip-mark"));
+    if (!player || !field) { return; }
+    field.value = (Math.round(player.currentTime * 100) / 100).toFixed(2);
+    field.dispatchEvent(new Event("change", { bubbles: true }));
+  });
   // A region swapped in again starts without the playhead: draw it at once.
   document.addEventListener("htmx:afterSettle", function () {
     var player = document.getElementById("player");

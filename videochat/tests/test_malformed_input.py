@@ -36,6 +36,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
@@ -43,7 +45,7 @@ from django.urls.resolvers import RegexPattern
 
 from accounts.models import ApiToken
 from accounts.tokens import token_create
-from analysis.models import TranscriptSegment, Video
+from analysis.models import Clip, TranscriptSegment, Video
 from analysis.tests.conftest import make_video  # noqa: F401 (a fixture)
 from analysis.tests.test_pages import make_analysis
 from chat.models import Conversation, Message
@@ -94,6 +96,7 @@ class Spec:
 
 VIDEO = {"video_uuid": "video"}
 CONVERSATION = {"conversation_uuid": "conversation"}
+CLIP = {"clip_uuid": "clip"}
 RANGE = ("Range", "If-Range")
 
 PARAMS: dict[str, Spec] = {
@@ -131,6 +134,17 @@ PARAMS: dict[str, Spec] = {
     "analysis:video-media": Spec(path={**VIDEO, "name": "media"}, headers=RANGE),
     "analysis:video-reanalyze": Spec(path=VIDEO, htmx=True),
     "analysis:video-delete": Spec(path=VIDEO, htmx=True),
+    "analysis:clip-list": Spec(query=("video",)),
+    "analysis:clip-create": Spec(
+        path=VIDEO,
+        form=("start", "end", "mode", "captions", "animated_preview"),
+        valid={"start": "0.5", "end": "1.5", "mode": "exact"},
+        htmx=True,
+    ),
+    "analysis:clip-file": Spec(path=CLIP, query=("download",), headers=RANGE),
+    "analysis:clip-preview": Spec(path=CLIP, headers=RANGE),
+    "analysis:clip-poster": Spec(path=CLIP, headers=RANGE),
+    "analysis:clip-delete": Spec(path=CLIP, htmx=True),
     "chat:list": Spec(query=("page",), htmx=True),
     "chat:new": Spec(form=("video",), htmx=True),
     "chat:thread": Spec(path=CONVERSATION, query=("part", "attach"), valid={"attach": "video"}, htmx=True),
@@ -348,6 +362,7 @@ class World:
         )
         return {
             "video": video,
+            "clip": World._clip(video, analysis),
             "analysis": analysis,
             "conversation": conversation,
             "message": question,
@@ -355,12 +370,30 @@ class World:
             "api_token": token_create(user=user, name="script")[0],
         }
 
+    @staticmethod
+    def _clip(video, analysis) -> Clip:
+        """A made clip with files of its own (copies), so its file views have something to serve."""
+        clip = Clip.objects.create(video=video, start=0.5, end=1.5)
+        with video.file.open("rb") as fh:
+            data = fh.read()
+        with default_storage.open(analysis.poster, "rb") as fh:
+            picture = fh.read()
+        save = default_storage.save
+        clip.mark_done(
+            file=save(f"{clip.media_prefix}/clip.mp4", ContentFile(data)),
+            preview=save(f"{clip.media_prefix}/preview.webp", ContentFile(picture)),
+            poster=save(f"{clip.media_prefix}/poster.jpg", ContentFile(picture)),
+            size=len(data),
+            start_used=0.5,
+        )
+        return clip
+
     def value(self, kind: str, side: str, model_admin: admin.ModelAdmin | None = None) -> str:
         """A URL argument of this kind: the side's real one ("own", "stranger") or an "unknown" one."""
         if side == "unknown":
             return UNKNOWN.get(kind, str(uuid.uuid4()))
         objects = self.objects[side]
-        if kind in ("video", "conversation", "message", "reply"):
+        if kind in ("video", "conversation", "message", "reply", "clip"):
             return str(objects[kind].uuid)
         if kind == "media":
             return objects["analysis"].poster
@@ -727,6 +760,7 @@ NEVER_SERVED = {
     "admin:analysis_video_add",  # videos arrive through the upload only
     "admin:analysis_analysis_add",  # analyses are the analyzer's record
     "admin:analysis_analysis_delete",
+    "admin:analysis_clip_add",  # clips are asked for on their video's page
     "admin:accounts_apitoken_add",  # tokens are made by their owner, on the profile page
     "admin:django_rq_dashboard_add",
     # No job here has results, no worker or cron scheduler runs, rq-scheduler is not installed.
