@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from accounts.tokens import token_or_session
 from analysis import media, selectors, services
 from analysis.models import Clip, Video
-from core.http import redirect_to
+from core.http import page_or_partial, redirect_to
 from core.ratelimits import Limit, over_limit
 
 CLIPS = Limit("clip-user", "user", "RATELIMIT_CLIP_USER", "clips asked for")
@@ -161,7 +161,10 @@ def clip_list(request: HttpRequest) -> HttpResponse:
         "form": ClipForm(video=video, initial=initial) if video is not None else None,
         "clips": selectors.clips_of(request.user, video=video),
     }
-    return render(request, "analysis/clip_list.html", context)
+    # htmx asks for the list alone when it re-reads itself (live).
+    return page_or_partial(
+        request, "analysis/clip_list.html", "clip-items", context, defined_in="analysis/_clips.html"
+    )
 
 
 @login_required

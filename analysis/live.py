@@ -13,6 +13,8 @@ logger = logging.getLogger(__name__)
 
 # The event a page's video lists listen for (the first page of /videos/, the home page).
 VIDEOS_CHANGED = "videos-changed"
+# The event the clip lists listen for (the Clips page, a video's page).
+CLIPS_CHANGED = "clips-changed"
 
 
 def render_status(video: Video) -> str:
@@ -30,3 +32,8 @@ def push_video(video: Video) -> None:
 def push_videos_changed(owner_id: int) -> None:
     """A video was added or deleted: the owner's open lists re-read themselves."""
     push_event(owner_id, VIDEOS_CHANGED)
+
+
+def push_clips_changed(owner_id: int) -> None:
+    """A clip was asked for or deleted: the owner's open clip lists re-read themselves."""
+    push_event(owner_id, CLIPS_CHANGED)

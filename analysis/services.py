@@ -100,6 +100,7 @@ def video_delete(*, video: Video) -> None:
         video.delete()
         transaction.on_commit(lambda: delete_files(names))
     cache.bump(owner_id)
+    live.push_clips_changed(owner_id)
     live.push_videos_changed(owner_id)
 
 
@@ -122,6 +123,7 @@ def clip_create(
         )
         clip_jobs.enqueue_clip(clip)
     cache.bump(video.owner_id)
+    live.push_clips_changed(video.owner_id)
     return clip
 
 
@@ -133,3 +135,4 @@ def clip_delete(*, clip: Clip) -> None:
         clip.delete()
         transaction.on_commit(lambda: delete_files(names))
     cache.bump(owner_id)
+    live.push_clips_changed(owner_id)

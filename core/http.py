@@ -43,10 +43,20 @@ def redirect_to(request: HttpRequest, to: str) -> HttpResponse:
 
 
 def page_or_partial(
-    request: HttpRequest, template: str, partial: str, context: dict, *, status: int = 200
+    request: HttpRequest,
+    template: str,
+    partial: str,
+    context: dict,
+    *,
+    status: int = 200,
+    defined_in: str | None = None,
 ) -> HttpResponse:
-    """The whole page, or only one partial of it when htmx asked."""
-    response = render(request, f"{template}#{partial}" if request.htmx else template, context, status=status)
+    """The whole page, or only one partial of it when htmx asked.
+
+    `defined_in`: the template that defines the partial, when the page has it from an include.
+    """
+    fragment = f"{defined_in or template}#{partial}"
+    response = render(request, fragment if request.htmx else template, context, status=status)
     # The same URL answers with a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -166,7 +166,8 @@ def test_it_pushes_the_clips_state_to_the_owner_only_with_rising_versions(owner,
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from core.consumers import user_group
+    from analysis.live import CLIPS_CHANGED
+    from core.consumers import event_html, user_group
 
     layer = get_channel_layer()
     mine, theirs = async_to_sync(layer.new_channel)(), async_to_sync(layer.new_channel)()
@@ -176,6 +177,8 @@ def test_it_pushes_the_clips_state_to_the_owner_only_with_rising_versions(owner,
         video=video, start=1, end=2, mode="fast", captions=False, animated_preview=False
     )
     clip_jobs.cut_clip(clip.pk)
+    finished = Clip.objects.get(pk=clip.pk)
+    services.clip_delete(clip=finished)
 
     async def drain(channel: str) -> list[str]:
         got = []
@@ -185,7 +188,11 @@ def test_it_pushes_the_clips_state_to_the_owner_only_with_rising_versions(owner,
             except TimeoutError:
                 return got
 
-    pushed = async_to_sync(drain)(mine)
+    got = async_to_sync(drain)(mine)
+    # First the owner's open clip lists hear of the new clip, then its status moves on,
+    # and they hear of its delete.
+    assert got[0] == got[-1] == event_html(CLIPS_CHANGED)
+    pushed = got[1:-1]
     assert len(pushed) >= 3
     assert all(f'id="clip-{clip.uuid}-status"' in html for html in pushed)
     versions = [int(re.search(r'data-version="(\d+)"', html)[1]) for html in pushed]
@@ -279,3 +286,20 @@ def test_staff_see_clips_in_admin_and_deleting_one_there_deletes_its_files(
     assert response.status_code == 302
     assert not Clip.objects.exists()
     assert not default_storage.exists(clip.file)
+
+
+def test_the_live_clip_list_rereads_itself_as_a_fragment(owner_client, outsider_client, video):
+    clip = services.clip_create(
+        video=video, start=1, end=2, mode="fast", captions=False, animated_preview=False
+    )
+    url = reverse("analysis:clip-list") + f"?video={video.uuid}"
+    page = owner_client.get(video.get_absolute_url()).content.decode()
+    assert f'hx-get="{url}"' in page
+    assert 'hx-trigger="clips-changed from:body, live-open from:body"' in page
+    fragment = owner_client.get(url, HTTP_HX_REQUEST="true")
+    assert fragment["Vary"] == "HX-Request" or "HX-Request" in fragment["Vary"]
+    body = fragment.content.decode()
+    assert f'id="clip-{clip.uuid}-status"' in body
+    assert "<html" not in body
+    assert 'name="start"' not in body  # the form being typed in is left alone
+    assert outsider_client.get(url, HTTP_HX_REQUEST="true").status_code == 404

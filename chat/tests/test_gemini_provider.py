@@ -277,3 +277,20 @@ def test_without_a_file_reference_nothing_is_attached(gemini_settings, fake_gemi
     request = _sent(fake_gemini)
     assert _file_uris(request) == []
     assert "You cannot watch this video (it was analysed without Gemini)" in _system(request)
+
+
+def test_gemini_is_told_each_videos_clip_id_and_its_clip_offer_becomes_a_link(
+    gemini_settings, fake_gemini, conversation, gemini_video
+):
+    from chat.presenters import message_row
+
+    offer = f"[clip 00:03\N{EN DASH}00:05](clip:{gemini_video.uuid}/3-5)"
+    fake_gemini.script("stream", Reply.stream(["The wave is at 00:03 ", f"({offer})."]))
+    reply = _ask(conversation, gemini_video)
+    assert jobs.write_reply(reply.pk) == "complete"
+    system = _system(_sent(fake_gemini))
+    assert f"- Its clip id: {gemini_video.uuid}" in system
+    assert "(clip:ID/START-END)" in system
+    reply.refresh_from_db()
+    html = message_row(reply)["html"]
+    assert f'href="/videos/clips/?video={gemini_video.uuid}&amp;start=3&amp;end=5" class="clip-offer"' in html

@@ -1,0 +1,58 @@
+"""End to end in Debian's Chromium: make a clip of a scene with one click, watch it arrive live, play it."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.storage import default_storage
+from playwright.sync_api import expect
+
+from analysis import jobs
+from analysis.models import Clip, Video
+from conftest import PASSWORD
+from testkit.browser import csp_violations, log_in, wait_until
+from testkit.live import rq_worker
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_person_clips_a_scene_and_plays_the_clip(
+    live_server_url, browser_page, make_user, make_video, clips, settings
+):
+    settings.TRANSCRIBE_SPEECH = False
+    owner = make_user("clipper@example.com")
+    video = make_video(owner, clips["short"].path)
+    assert jobs.analyze_video(video.pk) == "done"
+    scenes = video.latest_analysis.scenes
+    assert len(scenes) == 3
+
+    page = browser_page
+    log_in(page, live_server_url, "clipper@example.com", PASSWORD, next_url=video.get_absolute_url())
+    clip_button = page.get_by_role("button", name="Make a clip of scene 2")
+    expect(clip_button).to_be_visible()
+    clip_button.click()
+
+    # The clip list of this video: the new clip waits in the queue, then a worker on `low`
+    # cuts it and the finished clip, with its player, arrives without a reload.
+    page.wait_for_url(f"{live_server_url}/videos/clips/?video={video.uuid}")
+    expect(page.locator(".clip .badge-queued")).to_have_count(1)
+    clip = Clip.objects.get(video=video)
+    assert (clip.start, clip.end) == (pytest.approx(scenes[1]["start"]), pytest.approx(scenes[1]["end"]))
+    page.evaluate("window.notReloaded = true")
+    with rq_worker("low"):
+        expect(page.locator(".clip .badge-done")).to_have_count(1, timeout=120_000)
+    assert page.evaluate("window.notReloaded") is True
+
+    player = page.locator(".clip video")
+    expect(player).to_have_count(1)
+    player.evaluate("v => { v.muted = true; v.play(); }")
+    wait_until(page, "document.querySelector('.clip video').currentTime > 0.2", timeout=30)
+    duration = player.evaluate("v => v.duration")
+    assert duration == pytest.approx(scenes[1]["end"] - scenes[1]["start"], abs=0.1)
+    expect(page.get_by_role("link", name="Download")).to_have_attribute(
+        "href", f"/videos/clips/{clip.uuid}/file?download=1"
+    )
+    assert csp_violations(page) == []
+
+    clip.refresh_from_db()
+    assert clip.status == Video.Status.DONE
+    assert default_storage.exists(clip.file)
