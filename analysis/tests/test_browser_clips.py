@@ -56,3 +56,33 @@ def test_a_person_clips_a_scene_and_plays_the_clip(
     clip.refresh_from_db()
     assert clip.status == Video.Status.DONE
     assert default_storage.exists(clip.file)
+
+
+def test_a_person_takes_a_clips_start_and_end_from_the_player_with_the_keyboard(
+    live_server_url, browser_page, make_user, make_video, clips, settings
+):
+    settings.TRANSCRIBE_SPEECH = False
+    owner = make_user("marks@example.com")
+    video = make_video(owner, clips["short"].path)
+    assert jobs.analyze_video(video.pk) == "done"
+
+    page = browser_page
+    log_in(page, live_server_url, "marks@example.com", PASSWORD, next_url=video.get_absolute_url())
+    wait_until(page, "document.getElementById('player').readyState >= 1", timeout=30)
+    start_button = page.get_by_role("button", name="Start at the player's time")
+    expect(start_button).to_be_visible()  # shown once the script runs
+
+    for seconds, button, field in ((1.25, start_button, "#clip-start"), (3.5, None, "#clip-end")):
+        page.evaluate(f"document.getElementById('player').currentTime = {seconds}")
+        wait_until(page, f"Math.abs(document.getElementById('player').currentTime - {seconds}) < 0.05")
+        target = button or page.get_by_role("button", name="End at the player's time")
+        target.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(field)).to_have_value(f"{seconds:.2f}")
+    page.locator("#clip-end").focus()
+    page.keyboard.press("Enter")  # submits the form
+
+    page.wait_for_url(f"{live_server_url}/videos/clips/?video={video.uuid}")
+    clip = Clip.objects.get(video=video)
+    assert (clip.start, clip.end, clip.mode) == (1.25, 3.5, "exact")
+    assert csp_violations(page) == []
