@@ -428,6 +428,10 @@ def test_a_keyboard_only_journey(live_server_url, chromium, speech_clip):
     base = live_server_url
     page = new_page(chromium, 1280)
     page.on("dialog", lambda dialog: dialog.accept())  # the browser's own "Delete …?" box: Enter, in effect
+    # Playwright turns Chromium's file-chooser interception on when the first listener
+    # arrives, without waiting for it: listen from the start, so the picker the
+    # keyboard opens later is always caught and never opened natively (and missed).
+    page.on("filechooser", lambda _chooser: None)
     page.goto(f"{base}/")
     page.wait_for_load_state("load")
 
