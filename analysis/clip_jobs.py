@@ -39,21 +39,12 @@ class ClipCut(JobRowKind):
     description = "cut clip"
     queue = "low"
     retry = Retry(max=2, interval=[10, 60])
-    result_ttl = 24 * 3600
     owner_path = "video__owner"
     stale_note = "no sign of life from its cut"
     gave_up = "The cut stopped several times before it could finish, so we gave up on it."
     unexpected = "The cut stopped on an unexpected error. Delete this clip and try again."
     title = "unfinished clips"
     counted = ("clip(s)", "clip(s)")
-
-    @property
-    def job_timeout(self) -> int:
-        return settings.RQ_JOB_TIMEOUT
-
-    @property
-    def stale_seconds(self) -> int:
-        return settings.ANALYSIS_STALE_SECONDS
 
     @property
     def max_attempts(self) -> int:

@@ -52,7 +52,6 @@ class VideoAnalysis(JobRowKind):
     description = "analyse video"
     queue = "default"  # re-analysis goes to "low"
     retry = RETRY
-    result_ttl = 24 * 3600
     stale_note = "no sign of life from its analysis"
     gave_up = "The analysis stopped several times before it could finish, so we gave up on it."
     unexpected = (
@@ -61,14 +60,6 @@ class VideoAnalysis(JobRowKind):
     )
     title = "unfinished videos"
     counted = ("video(s)", "video(s)")
-
-    @property
-    def job_timeout(self) -> int:
-        return settings.RQ_JOB_TIMEOUT
-
-    @property
-    def stale_seconds(self) -> int:
-        return settings.ANALYSIS_STALE_SECONDS
 
     @property
     def max_attempts(self) -> int:

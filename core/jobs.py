@@ -30,6 +30,7 @@ from abc import ABC, abstractmethod
 from datetime import timedelta
 
 import django_rq
+from django.conf import settings
 from django.db import models, transaction
 from rq import Retry, get_current_job
 
@@ -227,6 +228,16 @@ class JobRowKind(JobKind):
 
     waiting = JobStatus.QUEUED
     running = JobStatus.PROCESSING
+    result_ttl = 24 * 3600
+
+    @property
+    def job_timeout(self) -> int:
+        return settings.RQ_JOB_TIMEOUT
+
+    @property
+    def stale_seconds(self) -> int:
+        # A run beats its row's heartbeat every few seconds (analysis.jobs._heartbeat).
+        return settings.ANALYSIS_STALE_SECONDS
 
     def requeue(self, row, reason: str) -> bool:
         return row.mark_requeued(reason)
