@@ -76,11 +76,14 @@ class Shot:
 @dataclass(frozen=True)
 class Join:
     """How a shot gives way to the next: ``cut``, ``dissolve`` (``frames`` blended)
-    or ``fade`` (``frames`` fading out, ``hold`` black frames, ``frames`` fading in)."""
+    or ``fade`` (``frames`` fading out, ``hold`` black frames, ``frames`` fading in).
+    ``grain`` is the sensor noise in the held black (a camera's black, where an
+    editor's is clean)."""
 
     kind: str = "cut"
     frames: int = 0
     hold: int = 0
+    grain: float = 0.0
 
 
 CUT = Join()
@@ -453,9 +456,17 @@ def render(footage: Footage) -> Iterator[np.ndarray]:
                 frame += camera.picture(k) * np.float32(weight)
                 level, sigma = level + weight, max(sigma, camera.shot.noise)
         # Sensor noise, scaled with the picture when an editor fades it.
-        frame += noise.next(sigma * min(1.0, level))
+        frame += noise.next(sigma * min(1.0, level) if level else _hold_grain(footage, spans, number))
         frame = _overlays(footage, frame, number, total, rng)
         yield np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+
+
+def _hold_grain(footage: Footage, spans: list[tuple[int, int]], number: int) -> float:
+    """The grain of the black that frame ``number`` is held in, if it is in one."""
+    for (_, end), join, (next_start, _) in zip(spans, footage.joins, spans[1:], strict=False):
+        if end <= number < next_start:
+            return join.grain
+    return 0.0
 
 
 def _weight(footage: Footage, spans: list[tuple[int, int]], index: int, number: int) -> float:

@@ -47,8 +47,10 @@ last frame; the scene list splits at its middle.
 Decisions are made online, a pass every second or so over the last few
 seconds, so memory holds a few numbers per frame and a few seconds of
 spectra, never the whole video. A transition still under way at the end of a
-pass holds the decisions back (at most :data:`MAX_HOLD_SECONDS`), so one
-longer than that (a long black between two fades) is not found.
+pass holds the decisions back, for at most :data:`MAX_HOLD_SECONDS` of
+distinct frames: a long black between two fades that an editor wrote as one
+frame repeated waits as long as it lasts; a grainy one (every frame
+different) longer than that is not found as one transition.
 """
 
 from __future__ import annotations
@@ -92,8 +94,14 @@ CONTEXT_SECONDS = 2.2
 """How far before the undecided frames a pass looks."""
 MAX_RUN_SECONDS = 3.0
 """Longest dissolve looked for."""
-MAX_HOLD_SECONDS = 4.0
+HELD_MARGIN_SECONDS = 0.2
+"""How much earlier than where a held-back transition began the next pass looks again."""
+MAX_HOLD_SECONDS = 12.0
 """Longest a pass keeps undecided frames waiting for a transition to end."""
+HELD_SECONDS = 0.25
+"""Repeats in a row longer than this are a held picture (a still, an encoder's long
+black), not frames the decoder skipped or a frame rate filled in: they do not slow
+the pace at which pictures change, which sets every span a pass looks at."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,7 @@ class SceneDetector:
         self._jump = Growing()
         self._lagged = [Growing() for _ in self._lags]
         self._gap = Growing()  # repeats just before
+        self._steps = 0  # frames elapsed over the distinct frames, held pictures counted once
         capacity = math.ceil((CONTEXT_SECONDS + MAX_HOLD_SECONDS + PASS_SECONDS + 0.5) * fps) + 16
         self._spectra = np.zeros((capacity, *self._band.shape), np.complex64)
         self._pairs: dict[tuple[int, int], float] = {}
@@ -251,6 +260,7 @@ class SceneDetector:
         start = self._frame.size
         self._frame.extend(first + distinct)
         self._gap.extend(gaps)
+        self._steps += int(np.where(gaps <= HELD_SECONDS * self.fps, gaps + 1, 1).sum())
         self._mean.extend(means[distinct])
         self._blue.extend(chroma[:, 0])
         self._red.extend(chroma[:, 1])
@@ -312,12 +322,18 @@ class SceneDetector:
 
     # --- deciding ----------------------------------------------------------------
 
+    @staticmethod
+    def _margin(per_second: float) -> int:
+        return max(3, round(HELD_MARGIN_SECONDS * per_second))
+
     def _pass(self, *, final: bool) -> list[Boundary]:
         count = self._frame.size
         self._passed_at = count
         if count < 2:
             return []
-        per_second = self.fps * count / max(1.0, self._frame.values[-1] + 1)  # distinct frames a second
+        per_second = (
+            self.fps * count / max(1, self._steps)
+        )  # distinct frames a second where the picture moves
         look = 0 if final else round(LOOKAHEAD_SECONDS * per_second)
         limit = count - look
         if limit <= self._decided:
@@ -325,14 +341,18 @@ class SceneDetector:
         low = max(0, self._decided - round(CONTEXT_SECONDS * per_second))
         found = _Window(self, low, count, per_second, final).boundaries()
         decided, new_decided = [], limit
-        hold = count - round(MAX_HOLD_SECONDS * per_second)  # never wait longer than the spectra last
+        # Never wait longer than the spectra last: they are kept per distinct frame, so
+        # a held black that repeats one frame (as encoders write it) may wait any time.
+        hold = count - round(MAX_HOLD_SECONDS * self.fps)
         for kind, first, last in found:
             if first < self._decided:
                 continue
             if last < limit and kind != "pending":
                 decided.append((kind, first, last))
             elif first >= hold:
-                new_decided = min(new_decided, first)
+                # Held back: the next pass, from another start, may place its first frame
+                # a little earlier; a boundary decided twice is dropped below.
+                new_decided = min(new_decided, max(hold, first - self._margin(per_second)))
         self._decided = max(self._decided, new_decided)
         oldest = count - len(self._spectra)
         self._pairs = {key: value for key, value in self._pairs.items() if key[0] >= oldest}
@@ -398,13 +418,19 @@ class _Window:
     # Dips of detail: fades, flashes, passers-by.
 
     def _levels(self) -> tuple[np.ndarray, np.ndarray]:
-        """The most detail within ``level_span`` frames before and after each frame."""
+        """The most detail within ``level_span`` pictures before and after each frame.
+
+        Frames with next to no detail are passed over, so that a long black between a
+        fade out and a fade in is one dip, measured against the pictures either side
+        of it (grain in a long black gains a little detail as the encoder settles)."""
         span = self.level_span
-        padded = np.concatenate([np.full(span, np.nan), self.detail, np.full(span, np.nan)])
+        pictures = np.flatnonzero(self.detail >= 2 * FLAT)
+        padded = np.concatenate([np.full(span, np.nan), self.detail[pictures], np.full(span, np.nan)])
         windows = sliding_window_view(padded, span)
+        frames = np.arange(self.n)
         with np.errstate(invalid="ignore"), _quiet():
-            before = np.nanmax(windows[: self.n], axis=1)
-            after = np.nanmax(windows[span + 1 : span + 1 + self.n], axis=1)
+            before = np.nanmax(windows[np.searchsorted(pictures, frames, side="left")], axis=1)
+            after = np.nanmax(windows[np.searchsorted(pictures, frames, side="right") + span], axis=1)
         return before, after
 
     def _dips(self, events: list[tuple[str, int, int]]) -> np.ndarray:

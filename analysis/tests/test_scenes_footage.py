@@ -74,6 +74,28 @@ CLIPS = {
         joins=(Join("fade", 10, hold=2),),
         fade_in=10,
     ),
+    # Fade out, black for longer than a decision pass holds back (5-6 s), fade in:
+    # an editor's clean black (one frame repeated) and a camera's grainy one.
+    "long-fade": Footage(
+        name="test-long-fade",
+        size=SIZE,
+        fps="25",
+        shots=(
+            Shot("chelsea.png", 40, width=0.6, pan=(0.02, 0.0)),
+            Shot("rocket.jpg", 40, width=0.5, shake=0.002),
+        ),
+        joins=(Join("fade", 12, hold=125),),
+    ),
+    "long-grainy-fade": Footage(
+        name="test-long-grainy-fade",
+        size=SIZE,
+        fps="25",
+        shots=(
+            Shot("chelsea.png", 40, width=0.6, pan=(0.02, 0.0)),
+            Shot("rocket.jpg", 40, width=0.5, shake=0.002),
+        ),
+        joins=(Join("fade", 12, hold=150, grain=2.5),),
+    ),
     "dissolve": Footage(
         name="test-dissolve",
         size=SIZE,
@@ -208,6 +230,20 @@ def test_it_reports_a_fade_through_black_as_one_transition(film) -> None:
     assert "transition" not in first_scene
     assert second_scene["transition"] == transition
     assert transition["start"] < second_scene["start"] < transition["end"]
+
+
+@pytest.mark.parametrize("name", ["long-fade", "long-grainy-fade"])
+def test_it_reports_a_fade_through_a_long_black_as_one_transition(film, name: str) -> None:
+    truth, result = film(name)
+    assert result["cuts"] == []
+    [transition] = result["transitions"]
+    [(_, first, last)] = truth.gradual
+    assert last - first > 5 * truth.fps
+    assert transition["kind"] == "fade"
+    start, end = frames([transition["start"], transition["end"]], truth)
+    assert abs(start - first) <= 3, (start, end, truth.gradual)
+    assert abs(end - (last + 1)) <= 3, (start, end, truth.gradual)
+    assert len(result["scenes"]) == 2
 
 
 def test_it_reports_a_dissolve_as_one_transition(film) -> None:
