@@ -5,6 +5,9 @@ Three things ninja's patterns do not do by themselves:
   the size and the caller before it reads the body, as for the page's upload;
 - a wrong method answers the API's JSON 405, not an empty one;
 - any other URL under /api/v1/ (its root too) answers the API's JSON 404.
+
+And one pattern of ours: ReDoc at /api/v1/redoc (api/docs.py), as ninja
+serves only one docs UI (Swagger UI, /api/v1/docs).
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 from functools import wraps
 
 from django.http import HttpResponseNotAllowed
-from django.urls import re_path
+from django.urls import path, re_path
 
 from analysis.upload import install_upload_handler, upload_body_bytes
 from api.auth import may_upload
+from api.docs import redoc
 from api.errors import method_not_allowed, not_found_view
 from api.main import api
 from core.bodies import accepts_body
@@ -58,7 +62,11 @@ def _patterns() -> list:
         if pattern.name == "api-root":
             view = not_found_view  # ninja's raises Http404: the site's HTML page
         pattern.callback = view
-    return [*patterns, re_path(r"^.*$", not_found_view, name="not-found")]
+    return [
+        *patterns,
+        path("redoc", _json_405(redoc), name="redoc"),
+        re_path(r"^.*$", not_found_view, name="not-found"),
+    ]
 
 
 app_name = "api"

@@ -1,4 +1,4 @@
-"""The API's docs in Debian's Chromium: Swagger UI from our own static files, under our CSP, offline."""
+"""The API's docs in Debian's Chromium: Swagger UI and ReDoc from our own static files, under our CSP, offline."""
 
 from __future__ import annotations
 
@@ -47,6 +47,45 @@ def test_the_docs_render_offline_under_the_csp_and_call_the_api(live_server_url,
         "200", timeout=15_000
     )
     assert '"items"' in listing.locator(".live-responses-table .microlight").first.inner_text()
+
+    assert elsewhere == []
+    assert csp_violations(page) == []
+    assert not [m for m in page.console_messages if m.startswith("error")], page.console_messages
+
+
+def test_redoc_renders_offline_under_the_csp(live_server_url, browser_page, make_user):
+    make_user("reader@example.com")
+    page = browser_page
+    ours = urlsplit(live_server_url).netloc
+    elsewhere: list[str] = []
+
+    def offline(route):
+        # ReDoc too is ninja's own copy: a CDN, a font or a logo from elsewhere is noted and refused.
+        if urlsplit(route.request.url).netloc != ours:
+            elsewhere.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", offline)
+    log_in(page, live_server_url, "reader@example.com", PASSWORD)
+    response = page.goto(f"{live_server_url}/api/v1/redoc")
+    assert response.status == 200
+    csp = response.headers["content-security-policy"]
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src")).split()
+    assert script_src == ["script-src", "'self'"]
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+
+    expect(page.locator(".api-info h1")).to_contain_text("VideoChat API", timeout=30_000)
+    operations = page.locator("[data-section-id^='operation/']")
+    expect(operations).to_have_count(16, timeout=30_000)
+    listing = page.locator("[data-section-id='operation/api_videos_video_list']")
+    expect(listing.locator("h2")).to_be_visible()
+
+    # Its search runs in a worker (from a blob:, which this page alone allows).
+    page.fill("input[role=search], input[placeholder*=Search]", "transcript")
+    expect(page.locator("[data-role='search:results'] li").first).to_be_visible(timeout=15_000)
 
     assert elsewhere == []
     assert csp_violations(page) == []

@@ -163,6 +163,7 @@ PARAMS: dict[str, Spec] = {
     # there; schemathesis sends it garbage JSON from its schema (api/tests/test_schemathesis.py).
     "api:openapi-json": Spec(),
     "api:openapi-view": Spec(),
+    "api:redoc": Spec(),
     "api:api-root": Spec(),
     "api:not-found": Spec(),
     "api:videos": Spec(query=("page",), form=("files",), headers=("Authorization",), files=True),
