@@ -331,9 +331,8 @@ class SceneDetector:
         self._passed_at = count
         if count < 2:
             return []
-        per_second = (
-            self.fps * count / max(1, self._steps)
-        )  # distinct frames a second where the picture moves
+        # Distinct frames a second where the picture moves (a held one counted once).
+        per_second = self.fps * count / max(1, self._steps)
         look = 0 if final else round(LOOKAHEAD_SECONDS * per_second)
         limit = count - look
         if limit <= self._decided:
@@ -500,7 +499,11 @@ class _Window:
         known = np.nan_to_num(alike, nan=0.0)
         held = np.append(self.gaps[1:] > 0, False)  # shown again unchanged: as alike as can be
         stable = (np.maximum(known, np.append(known[1:], 0.0)) >= STABLE_ALIKE) | held
-        structured = ~np.isnan(alike) & stable & np.insert(stable[:-1], 0, True)
+        # So is a pair of pictures that are both barely above flat: what structure they
+        # have is mostly grain, and two frames of grain are only fairly alike.
+        faint = self.detail < 2 * FLAT
+        faint_pair = faint & np.insert(faint[:-1], 0, True)
+        structured = ~np.isnan(alike) & stable & np.insert(stable[:-1], 0, True) & ~faint_pair
         with np.errstate(invalid="ignore"):
             # Two pictures of much the same layout are only fairly alike; with a leap
             # in brightness or colour as well, they are another shot (a light switched
