@@ -20,6 +20,7 @@ from analysis import jobs as analysis_jobs
 from analysis.models import Video
 from analysis.tests.conftest import make_video  # noqa: F401 (a fixture)
 from analysis.tests.speech import espeak_exe, make_speech_clip
+from analysis.tests.test_pages import make_analysis
 from chat import jobs as chat_jobs
 from chat.models import Conversation, Message
 from conftest import PASSWORD
@@ -278,6 +279,13 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         status=Video.Status.FAILED,
         failure_reason="The file has no video stream we can read.",
     )
+    fading = make_video(user, clips["short"].path, name="fade.mp4", sha256="e" * 64)
+    analysis = make_analysis(fading, duration=clips["short"].duration)
+    scenes = [dict(scene) for scene in analysis.scenes]
+    scenes[1]["transition"] = {"kind": "fade", "start": 1.5, "end": 2.5}  # scene 2 starts at 2.0
+    analysis.scenes = scenes
+    analysis.save(update_fields=["scenes"])
+    fading.mark_done()
     queued = Video.objects.get(owner=user, original_name="other.mp4")
     from analysis import cache as video_cache
 
@@ -294,6 +302,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         audit.check(page, "search: no hits", width)
         for video, state in [
             (done, "done"),
+            (fading, "done: a scene begins with a fade"),
             (processing, "analysing"),
             (failed, "failed"),
             (queued, "queued"),
@@ -301,6 +310,9 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
             page.goto(f"{base}{video.get_absolute_url()}")
             if state == "done":
                 expect(page.locator(".transcript-segment").first).to_be_visible(timeout=WAIT)
+            if video is fading:
+                expect(page.locator(".scene-transition")).to_have_text("fade", timeout=WAIT)
+                page.locator(".scene-transition").scroll_into_view_if_needed()
             audit.check(page, f"video: {state}", width)
 
     # --- conversations: finished, being written, failed, a refusal ------------
