@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
@@ -115,10 +115,32 @@ def message_list(request: HttpRequest, conversation_id: UUID, query: Query[Curso
     except selectors.UnknownCursor:
         raise invalid({"cursor": ["No message of this conversation has this cursor."]}) from None
     rows = page["rows"]
-    return {
-        "items": [_row_out(row) for row in rows],
-        "next_cursor": rows[-1]["uuid"] if page["has_more"] and rows else None,
-    }
+    return _message_page(
+        request,
+        {
+            "items": [_item(row) for row in rows],
+            "next_cursor": rows[-1]["uuid"] if page["has_more"] and rows else None,
+        },
+    )
+
+
+# MessageOut's fields, in its order: what a page's item keeps of a row, as validation would.
+ITEM_FIELDS = tuple(schemas.MessageOut.model_fields)
+
+
+def _item(row: dict) -> dict:
+    out = _row_out(row)
+    return {name: out[name] for name in ITEM_FIELDS}
+
+
+def _message_page(request: HttpRequest, page: dict) -> HttpResponse:
+    """The page rendered by ninja's own renderer, without validating it against
+    schemas.MessagePage first: its rows are the cache's plain data (message_row),
+    already of the schema's types, and checking 30 of them only to dump them again
+    took two thirds as long as rendering them. A test holds it to the validated answer."""
+    from api.main import api  # which imports this module
+
+    return api.create_response(request, page, status=200)
 
 
 @router.post(

@@ -22,6 +22,24 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
+def _version_key(namespace: str, user_id: int) -> str:
+    return f"{namespace}:v:{int(user_id)}"
+
+
+def _first_version(key: str) -> int:
+    """First use: start at 1 (add, so a concurrent start is not lost)."""
+    cache.add(key, 1, timeout=None)
+    return int(cache.get(key, 1))
+
+
+def versions(user_id: int, *namespaces: str) -> list[int]:
+    """The user's version in each of these namespaces, in one round trip to Redis: for
+    an entry named by another namespace's version too (messages name their videos')."""
+    keys = [_version_key(namespace, user_id) for namespace in namespaces]
+    found = cache.get_many(keys)
+    return [int(found[key]) if key in found else _first_version(key) for key in keys]
+
+
 class UserCache:
     def __init__(self, namespace: str, *, ttl: int = 60 * 60, enabled_setting: str | None = None) -> None:
         self.namespace = namespace
@@ -33,15 +51,12 @@ class UserCache:
         return self.enabled_setting is None or bool(getattr(settings, self.enabled_setting, True))
 
     def _version_key(self, user_id: int) -> str:
-        return f"{self.namespace}:v:{int(user_id)}"
+        return _version_key(self.namespace, user_id)
 
     def version(self, user_id: int) -> int:
         key = self._version_key(user_id)
         value = cache.get(key)
-        if value is None:  # first use: start at 1 (add, so a concurrent start is not lost)
-            cache.add(key, 1, timeout=None)
-            value = cache.get(key, 1)
-        return int(value)
+        return _first_version(key) if value is None else int(value)
 
     def bump(self, user_id: int) -> None:
         """Invalidate everything cached in this namespace for this user."""
@@ -63,11 +78,16 @@ class UserCache:
     def key(self, user_id: int, name: str) -> str:
         return cache.make_key(f"{self.namespace}:{int(user_id)}:{self.version(user_id)}:{name}")
 
-    def cached(self, user_id: int, name: str, build: Callable[[], T]) -> T:
-        """Read `name` for this user from the cache, building and storing it on a miss."""
+    def cached(self, user_id: int, name: str, build: Callable[[], T], *, version: int | None = None) -> T:
+        """Read `name` for this user from the cache, building and storing it on a miss.
+
+        `version`: the user's version here, when the caller has read it already (`versions`).
+        """
         if not self.enabled:
             return build()
-        entry = f"{self.namespace}:{int(user_id)}:{self.version(user_id)}:{name}"
+        if version is None:
+            version = self.version(user_id)
+        entry = f"{self.namespace}:{int(user_id)}:{version}:{name}"
         value = cache.get(entry)
         if value is None:
             value = build()

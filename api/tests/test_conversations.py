@@ -7,9 +7,14 @@ from datetime import timedelta
 
 import django_rq
 import pytest
+from django.conf import settings
 from django.utils import timezone
+from ninja.responses import NinjaJSONEncoder
 
+from api import schemas
+from api.chat import _row_out
 from chat import cache as chat_cache
+from chat import selectors
 from chat.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
@@ -142,7 +147,7 @@ def test_messages_are_read_from_the_cache_until_something_changes(
 ):
     url = f"/api/v1/conversations/{world['conversation'].uuid}/messages"
     first = api.get(url).json()
-    with django_assert_num_queries(1):  # the token's lookup: the page is the cache's
+    with django_assert_num_queries(0):  # the token and the page are both the cache's
         assert api.get(url).json() == first
     version = chat_cache.version(owner.pk)
     response = post_json(api, url, {"text": "And now?"})
@@ -240,3 +245,24 @@ def test_a_streaming_replys_text_is_what_is_written_so_far(api, world):
     url = f"/api/v1/conversations/{world['conversation'].uuid}/messages"
     assert api.get(f"{url}/{reply.uuid}").json()["text"] == "So far"
     assert api.get(url).json()["items"][0]["text"] == "So far"
+
+
+def test_a_page_is_exactly_what_validating_it_by_its_schema_would_answer(api, owner, world):
+    """The page skips ninja's validation (api/chat.py): it must not differ by a byte."""
+    conversation = world["conversation"]
+    Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        text="**Done**",
+        status=Message.Status.COMPLETE,
+    )
+    Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, text="So far", status=Message.Status.STREAMING
+    )
+    response = api.get(f"/api/v1/conversations/{conversation.uuid}/messages")
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    rows = selectors.messages_page(owner, conversation.uuid, limit=settings.CHAT_PAGE_SIZE)["rows"]
+    page = {"items": [_row_out(row) for row in rows], "next_cursor": None}
+    validated = schemas.MessagePage.model_validate(page).model_dump()
+    assert response.content.decode() == json.dumps(validated, cls=NinjaJSONEncoder)
+    assert {item["status"] for item in validated["items"]} == {"complete", "streaming", "failed"}
