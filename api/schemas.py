@@ -178,7 +178,8 @@ class UploadRefused(Schema):
 
 
 class Moment(Schema):
-    start: float
+    start: float  # seconds: where the matched words begin
+    end: float  # seconds: where the spoken line they are in ends
     snippet: str  # HTML: the words around the match, the matched words in <mark>
 
 

@@ -114,7 +114,7 @@ def test_it_searches_names_and_spoken_words(api, world):
     assert body["query"] == "words"
     [hit] = body["hits"]
     assert hit["video"]["id"] == str(world["video"].uuid)
-    assert hit["moments"][0]["start"] == 0.0
+    assert (hit["moments"][0]["start"], hit["moments"][0]["end"]) == (0.0, 2.0)
     assert "<mark>words</mark>" in hit["moments"][0]["snippet"]
     assert api.get("/api/v1/search?q=nothinglikeit").json()["hits"] == []
 
