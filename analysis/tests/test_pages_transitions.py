@@ -9,16 +9,21 @@ from analysis.tests.test_pages import _html, make_analysis
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def dissolving_video(owner, clips, make_video):
-    video = make_video(owner, clips["short"].path, name="holiday.mp4")
-    analysis = make_analysis(video, duration=clips["short"].duration)
+def with_transition(video, duration: float, kind: str):
+    """`video`, analysed (scenes at 0, 2 and 4 s), its second scene beginning with a `kind`."""
+    analysis = make_analysis(video, duration=duration)
     scenes = [dict(scene) for scene in analysis.scenes]
-    scenes[1]["transition"] = {"kind": "dissolve", "start": 1.5, "end": 2.5}  # scene 2 starts at 2.0
+    scenes[1]["transition"] = {"kind": kind, "start": 1.5, "end": 2.5}  # scene 2 starts at 2.0
     analysis.scenes = scenes
     analysis.save(update_fields=["scenes"])
     video.mark_done()
     return video
+
+
+@pytest.fixture
+def dissolving_video(owner, clips, make_video):
+    video = make_video(owner, clips["short"].path, name="holiday.mp4")
+    return with_transition(video, clips["short"].duration, "dissolve")
 
 
 def test_it_names_the_dissolve_a_scene_begins_with(owner_client, dissolving_video):

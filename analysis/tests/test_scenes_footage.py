@@ -8,6 +8,7 @@ calls ``analyze`` on a file. Clips are made once per test session.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,17 @@ from testkit.footage import CAMERA_GOP, CUT, Footage, Join, Shot, Truth, cached
 
 SIZE = (480, 270)
 WARM = ((128.0, 112.0, 96.0), (52.0, 48.0, 46.0))  # one grade for two shots: same brightness and colour
+
+LONG_FADE = Footage(
+    name="test-long-fade",
+    size=SIZE,
+    fps="25",
+    shots=(
+        Shot("chelsea.png", 40, width=0.6, pan=(0.02, 0.0)),
+        Shot("rocket.jpg", 40, width=0.5, shake=0.002),
+    ),
+    joins=(Join("fade", 12, hold=125),),
+)
 
 CLIPS = {
     "similar": Footage(
@@ -74,27 +86,11 @@ CLIPS = {
         joins=(Join("fade", 10, hold=2),),
         fade_in=10,
     ),
-    # Fade out, black for longer than a decision pass holds back (5-6 s), fade in:
+    # Fade out, black for 5-6 s (longer than a pass's look back and ahead), fade in:
     # an editor's clean black (one frame repeated) and a camera's grainy one.
-    "long-fade": Footage(
-        name="test-long-fade",
-        size=SIZE,
-        fps="25",
-        shots=(
-            Shot("chelsea.png", 40, width=0.6, pan=(0.02, 0.0)),
-            Shot("rocket.jpg", 40, width=0.5, shake=0.002),
-        ),
-        joins=(Join("fade", 12, hold=125),),
-    ),
-    "long-grainy-fade": Footage(
-        name="test-long-grainy-fade",
-        size=SIZE,
-        fps="25",
-        shots=(
-            Shot("chelsea.png", 40, width=0.6, pan=(0.02, 0.0)),
-            Shot("rocket.jpg", 40, width=0.5, shake=0.002),
-        ),
-        joins=(Join("fade", 12, hold=150, grain=2.5),),
+    "long-fade": LONG_FADE,
+    "long-grainy-fade": replace(
+        LONG_FADE, name="test-long-grainy-fade", joins=(Join("fade", 12, hold=150, grain=2.5),)
     ),
     "dissolve": Footage(
         name="test-dissolve",

@@ -13,14 +13,13 @@ from testkit.browser import csp_violations, log_in
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_docs_render_offline_under_the_csp_and_call_the_api(live_server_url, browser_page, make_user):
-    make_user("reader@example.com")
-    page = browser_page
+def offline_and_logged_in(page, live_server_url: str) -> list[str]:
+    """Log in, with no network but the server: any other request (a CDN, a validator
+    badge, a font, a logo) is refused and noted in the list returned."""
     ours = urlsplit(live_server_url).netloc
     elsewhere: list[str] = []
 
     def offline(route):
-        # No network here but the server: anything else (a CDN, a validator badge) is noted and refused.
         if urlsplit(route.request.url).netloc != ours:
             elsewhere.append(route.request.url)
             route.abort()
@@ -29,6 +28,13 @@ def test_the_docs_render_offline_under_the_csp_and_call_the_api(live_server_url,
 
     page.route("**/*", offline)
     log_in(page, live_server_url, "reader@example.com", PASSWORD)
+    return elsewhere
+
+
+def test_the_docs_render_offline_under_the_csp_and_call_the_api(live_server_url, browser_page, make_user):
+    make_user("reader@example.com")
+    page = browser_page
+    elsewhere = offline_and_logged_in(page, live_server_url)
     response = page.goto(f"{live_server_url}/api/v1/docs")
     assert response.status == 200
     csp = response.headers["content-security-policy"]
@@ -56,19 +62,7 @@ def test_the_docs_render_offline_under_the_csp_and_call_the_api(live_server_url,
 def test_redoc_renders_offline_under_the_csp(live_server_url, browser_page, make_user):
     make_user("reader@example.com")
     page = browser_page
-    ours = urlsplit(live_server_url).netloc
-    elsewhere: list[str] = []
-
-    def offline(route):
-        # ReDoc too is ninja's own copy: a CDN, a font or a logo from elsewhere is noted and refused.
-        if urlsplit(route.request.url).netloc != ours:
-            elsewhere.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
-
-    page.route("**/*", offline)
-    log_in(page, live_server_url, "reader@example.com", PASSWORD)
+    elsewhere = offline_and_logged_in(page, live_server_url)
     response = page.goto(f"{live_server_url}/api/v1/redoc")
     assert response.status == 200
     csp = response.headers["content-security-policy"]

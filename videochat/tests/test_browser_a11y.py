@@ -20,7 +20,7 @@ from analysis import jobs as analysis_jobs
 from analysis.models import Video
 from analysis.tests.conftest import make_video  # noqa: F401 (a fixture)
 from analysis.tests.speech import espeak_exe, make_speech_clip
-from analysis.tests.test_pages import make_analysis
+from analysis.tests.test_pages_transitions import with_transition
 from chat import jobs as chat_jobs
 from chat.models import Conversation, Message
 from conftest import PASSWORD
@@ -280,12 +280,7 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
         failure_reason="The file has no video stream we can read.",
     )
     fading = make_video(user, clips["short"].path, name="fade.mp4", sha256="e" * 64)
-    analysis = make_analysis(fading, duration=clips["short"].duration)
-    scenes = [dict(scene) for scene in analysis.scenes]
-    scenes[1]["transition"] = {"kind": "fade", "start": 1.5, "end": 2.5}  # scene 2 starts at 2.0
-    analysis.scenes = scenes
-    analysis.save(update_fields=["scenes"])
-    fading.mark_done()
+    with_transition(fading, clips["short"].duration, "fade")
     queued = Video.objects.get(owner=user, original_name="other.mp4")
     from analysis import cache as video_cache
 
