@@ -307,7 +307,10 @@ def test_every_page_and_state_passes_axe_and_fits_a_phone(
                 expect(page.locator(".transcript-segment").first).to_be_visible(timeout=WAIT)
             if video is fading:
                 expect(page.locator(".scene-transition")).to_have_text("fade", timeout=WAIT)
-                page.locator(".scene-transition").scroll_into_view_if_needed()
+                # In the page itself: a live swap of the scene strip may replace the element at any time.
+                page.evaluate(
+                    "document.querySelector('.scene-transition')?.scrollIntoView({block: 'center'})"
+                )
             audit.check(page, f"video: {state}", width)
 
     # --- conversations: finished, being written, failed, a refusal ------------
