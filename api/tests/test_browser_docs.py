@@ -31,13 +31,25 @@ def offline_and_logged_in(page, live_server_url: str) -> list[str]:
     return elsewhere
 
 
+def open_offline(page, live_server_url: str, path: str) -> tuple[list[str], str]:
+    """Log in offline (as above), open `path`; the requests sent elsewhere so far, and its CSP."""
+    elsewhere = offline_and_logged_in(page, live_server_url)
+    response = page.goto(f"{live_server_url}{path}")
+    assert response.status == 200
+    return elsewhere, response.headers["content-security-policy"]
+
+
+def assert_clean(page, elsewhere: list[str]) -> None:
+    """Nothing was fetched from elsewhere, nothing refused by the CSP, no error in the console."""
+    assert elsewhere == []
+    assert csp_violations(page) == []
+    assert not [m for m in page.console_messages if m.startswith("error")], page.console_messages
+
+
 def test_the_docs_render_offline_under_the_csp_and_call_the_api(live_server_url, browser_page, make_user):
     make_user("reader@example.com")
     page = browser_page
-    elsewhere = offline_and_logged_in(page, live_server_url)
-    response = page.goto(f"{live_server_url}/api/v1/docs")
-    assert response.status == 200
-    csp = response.headers["content-security-policy"]
+    elsewhere, csp = open_offline(page, live_server_url, "/api/v1/docs")
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     operations = page.locator(".opblock")
@@ -54,18 +66,13 @@ def test_the_docs_render_offline_under_the_csp_and_call_the_api(live_server_url,
     )
     assert '"items"' in listing.locator(".live-responses-table .microlight").first.inner_text()
 
-    assert elsewhere == []
-    assert csp_violations(page) == []
-    assert not [m for m in page.console_messages if m.startswith("error")], page.console_messages
+    assert_clean(page, elsewhere)
 
 
 def test_redoc_renders_offline_under_the_csp(live_server_url, browser_page, make_user):
     make_user("reader@example.com")
     page = browser_page
-    elsewhere = offline_and_logged_in(page, live_server_url)
-    response = page.goto(f"{live_server_url}/api/v1/redoc")
-    assert response.status == 200
-    csp = response.headers["content-security-policy"]
+    elsewhere, csp = open_offline(page, live_server_url, "/api/v1/redoc")
     script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src")).split()
     assert script_src == ["script-src", "'self'"]
     assert "unsafe-inline" not in csp
@@ -78,9 +85,7 @@ def test_redoc_renders_offline_under_the_csp(live_server_url, browser_page, make
     expect(listing.locator("h2")).to_be_visible()
 
     # Its search runs in a worker (from a blob:, which this page alone allows).
-    page.fill("input[role=search], input[placeholder*=Search]", "transcript")
+    page.fill("input.search-input", "transcript")
     expect(page.locator("[data-role='search:results'] li").first).to_be_visible(timeout=15_000)
 
-    assert elsewhere == []
-    assert csp_violations(page) == []
-    assert not [m for m in page.console_messages if m.startswith("error")], page.console_messages
+    assert_clean(page, elsewhere)
