@@ -4,6 +4,7 @@ from core.usercache import UserCache
 
 _videos = UserCache("videos")
 
+namespace = _videos.namespace
 version = _videos.version
 bump = _videos.bump
 bump_after_save = _videos.bump_after_save

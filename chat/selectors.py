@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 
+from analysis import cache as video_cache
 from chat import cache
 from chat.models import Conversation, Message
 from chat.presenters import conversation_rows, fresh_open_rows, newest_rows
@@ -47,8 +48,7 @@ def messages_page(user, conversation_uuid, *, before_uuid=None, limit: int) -> d
                 raise UnknownCursor(before_uuid)
         return newest_rows(conversation, before=before, limit=limit)
 
-    # chat.cache's version and analysis.cache's, in one round trip.
-    chat_version, videos_version = versions(user.pk, "chat", "videos")
+    chat_version, videos_version = versions(user.pk, cache.namespace, video_cache.namespace)
     name = f"messages:{conversation_uuid}:{before_uuid or 'newest'}:{limit}:videos-{videos_version}"
     page = cache.cached(user.pk, name, build, version=chat_version)
     return {**page, "rows": fresh_open_rows(page["rows"])}
