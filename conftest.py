@@ -10,6 +10,13 @@ from django_redis import get_redis_connection
 
 pytest_plugins = ["testkit.fake_supabase", "testkit.fake_gemini"]
 
+# Reading on-screen text costs a second or two a frame, and most tests analyse
+# videos for something else: it is off unless a test switches it on
+# (`settings.ONSCREEN_TEXT = True`, or ONSCREEN_TEXT="true" for a worker process).
+# The environment is for the workers and servers tests start; the fixture below
+# for this process, whose settings were read before this file.
+os.environ.setdefault("ONSCREEN_TEXT", "false")
+
 PASSWORD = "correct horse battery staple 42"
 
 
@@ -36,6 +43,11 @@ def _static_files_from_finders():
     }
     with override_settings(STORAGES=storages, WHITENOISE_USE_FINDERS=True, WHITENOISE_AUTOREFRESH=True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _onscreen_text_off(settings):
+    settings.ONSCREEN_TEXT = False
 
 
 @pytest.fixture(autouse=True)

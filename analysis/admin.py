@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from analysis import clip_jobs, jobs, services
-from analysis.models import Analysis, Clip, Video
+from analysis.models import Analysis, Clip, OnscreenTextSpan, Video
 from core.admin_counts import LargeTableAdminMixin
 from core.admin_input import AdminInputMixin
 
@@ -116,6 +116,22 @@ class VideoAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
 
+class OnscreenTextInline(admin.TabularInline):
+    """The text the analysis read on screen, read-only: a record of what the analyzer saw."""
+
+    model = OnscreenTextSpan
+    extra = 0
+    can_delete = False
+    fields = ["start", "end", "text", "confidence", "height"]
+    readonly_fields = fields
+    ordering = ["start", "id"]
+    verbose_name = "on-screen text"
+    verbose_name_plural = "on-screen text"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Analysis)
 class AnalysisAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
     list_display = [
@@ -147,6 +163,7 @@ class AnalysisAdmin(LargeTableAdminMixin, AdminInputMixin, admin.ModelAdmin):
         "extra",
     ]
     exclude = ["video"]
+    inlines = [OnscreenTextInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -135,9 +135,11 @@ class Analysis(models.Model):
         return {name for name in names if name}
 
 
-class TranscriptSegmentQuerySet(models.QuerySet["TranscriptSegment"]):
-    def current_for(self, user) -> TranscriptSegmentQuerySet:
-        """What the user's videos say now: the segments of each one's newest local analysis.
+class AnalysisPartQuerySet(models.QuerySet):
+    """Rows that belong to an analysis: transcript segments, on-screen text spans."""
+
+    def current_for(self, user) -> AnalysisPartQuerySet:
+        """What the user's videos say (or show) now: the rows of each one's newest local analysis.
 
         "Newest" is an anti-join (no newer local analysis of the same video), so the
         database checks only the segments it has already matched (a search's few
@@ -160,10 +162,36 @@ class TranscriptSegment(models.Model):
     end = models.FloatField()
     text = models.TextField()
 
-    objects = TranscriptSegmentQuerySet.as_manager()
+    objects = AnalysisPartQuerySet.as_manager()
 
     class Meta:
         db_table = "transcript_segments"
+        ordering = ["analysis", "start", "id"]
+        indexes = [models.Index(fields=["analysis", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.start:.1f}-{self.end:.1f}: {self.text[:60]}"
+
+
+class OnscreenTextSpan(models.Model):
+    """A line of text seen on screen (a slide's heading, a caption, a title), from the local analysis.
+
+    `box` is where it was, as fractions of the frame: [x0, y0, x1, y1]; `height` is
+    its line's height over the frame's (what makes a title a title).
+    """
+
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="onscreen_spans")
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+    confidence = models.FloatField(default=0.0)
+    box = models.JSONField(default=list, blank=True)
+    height = models.FloatField(default=0.0)
+
+    objects = AnalysisPartQuerySet.as_manager()
+
+    class Meta:
+        db_table = "onscreen_text_spans"
         ordering = ["analysis", "start", "id"]
         indexes = [models.Index(fields=["analysis", "start"])]
 

@@ -67,6 +67,15 @@ def transcript_segments(video: Video, analysis: Analysis) -> list[dict]:
     )
 
 
+def onscreen_spans(video: Video, analysis: Analysis) -> list[dict]:
+    """The text the analysis read on screen (start, end, text, confidence, box, height), cache-first."""
+    return cache.cached(
+        video.owner_id,
+        f"onscreen:{analysis.pk}",
+        lambda: list(analysis.onscreen_spans.values("start", "end", "text", "confidence", "box", "height")),
+    )
+
+
 def clip_for_user(user, clip_uuid: UUID) -> Clip:
     """The user's clip (of one of the user's videos), or 404: a stranger's clip does not exist for them."""
     if not user.is_authenticated:

@@ -90,7 +90,7 @@ def _start_time(request: HttpRequest) -> str:
 
 def _detail_context(video: Video) -> dict:
     analyses = selectors.video_analyses(video)
-    # The page is built on the newest local analysis (metadata, scenes, transcript).
+    # The page is built on the newest local analysis (metadata, scenes, transcript, on-screen text).
     analysis = selectors.newest_local(analyses)
     context = {
         "video": video,
@@ -100,12 +100,16 @@ def _detail_context(video: Video) -> dict:
         "storyboard": None,
         "segments": [],
         "speech": {},
+        "onscreen_spans": [],
+        "onscreen": {},
         "clips": selectors.clips_of(video.owner, video=video),
         "clip_form": ClipForm(video=video) if analysis is not None else None,
     }
     if analysis is not None:
         context["segments"] = selectors.transcript_segments(video, analysis)
         context["speech"] = analysis.extra.get("speech") or {}
+        context["onscreen_spans"] = selectors.onscreen_spans(video, analysis)
+        context["onscreen"] = analysis.extra.get("onscreen") or {}
         context["charts"] = charts.timeline_charts(
             timelines=analysis.timelines, silences=analysis.silences, duration=analysis.duration
         )

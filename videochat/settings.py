@@ -343,6 +343,8 @@ ANALYSIS_STALE_SECONDS = env_int("ANALYSIS_STALE_SECONDS", 60, minimum=2)
 ANALYSIS_MAX_ATTEMPTS = env_int("ANALYSIS_MAX_ATTEMPTS", 4, minimum=1)
 # Offline speech-to-text (Whisper tiny.en, English only) as a stage of the local analysis.
 TRANSCRIBE_SPEECH = env_bool("TRANSCRIBE_SPEECH", True)
+# Read the text shown on screen (slides, captions, titles) as part of the analysis.
+ONSCREEN_TEXT = env_bool("ONSCREEN_TEXT", True)
 RATELIMIT_UPLOAD_USER = env_str("RATELIMIT_UPLOAD_USER", "30/h")
 RATELIMIT_REANALYSE_USER = env_str("RATELIMIT_REANALYSE_USER", "20/h")
 RATELIMIT_SEARCH_USER = env_str("RATELIMIT_SEARCH_USER", "60/m")
