@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from django.urls import reverse
@@ -178,9 +179,10 @@ class UploadRefused(Schema):
 
 
 class Moment(Schema):
-    start: float  # seconds: where the matched words begin
-    end: float  # seconds: where the spoken line they are in ends
+    start: float  # seconds: where the matched words begin (are said, or come on screen)
+    end: float  # seconds: where the spoken line they are in ends, or the text leaves the screen
     snippet: str  # HTML: the words around the match, the matched words in <mark>
+    kind: Literal["spoken", "on_screen"]  # said (the transcript) or shown (text read from the picture)
 
 
 class SearchHit(Schema):

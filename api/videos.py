@@ -168,7 +168,10 @@ def video_search(request: HttpRequest, query: Query[SearchQuery]):
             {
                 "video": hit.video,
                 "name": str(hit.name),
-                "moments": [{"start": m.start, "end": m.end, "snippet": str(m.snippet)} for m in hit.moments],
+                "moments": [
+                    {"start": m.start, "end": m.end, "snippet": str(m.snippet), "kind": m.kind}
+                    for m in hit.moments
+                ],
             }
             for hit in hits
         ],

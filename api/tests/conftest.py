@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.tokens import token_create, token_revoke
-from analysis.models import TranscriptSegment
+from analysis.models import OnscreenTextSpan, TranscriptSegment
 from analysis.tests.conftest import make_video  # noqa: F401 (a fixture)
 from analysis.tests.test_pages import make_analysis
 from chat.models import Conversation, Message
@@ -66,10 +66,11 @@ def session_api(owner) -> Client:
 
 @pytest.fixture
 def world(owner, clips, make_video):  # noqa: F811 (the fixture imported above)
-    """The owner's analysed video with a transcript, and a conversation with a failed reply."""
+    """The owner's analysed video with a transcript and on-screen text, and a conversation with a failed reply."""
     video = make_video(owner, clips["short"].path, name="holiday.mp4")
     analysis = make_analysis(video)
     TranscriptSegment.objects.create(analysis=analysis, start=0.0, end=2.0, text="hello holiday words")
+    OnscreenTextSpan.objects.create(analysis=analysis, start=1.0, end=3.5, text="Welcome slide", height=0.1)
     video.mark_done()
     conversation = Conversation.objects.create(owner=owner, title="About my clip")
     question = Message.objects.create(conversation=conversation, role=Message.Role.USER, text="How long?")

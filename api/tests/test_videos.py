@@ -116,7 +116,15 @@ def test_it_searches_names_and_spoken_words(api, world):
     assert hit["video"]["id"] == str(world["video"].uuid)
     assert (hit["moments"][0]["start"], hit["moments"][0]["end"]) == (0.0, 2.0)
     assert "<mark>words</mark>" in hit["moments"][0]["snippet"]
+    assert hit["moments"][0]["kind"] == "spoken"
     assert api.get("/api/v1/search?q=nothinglikeit").json()["hits"] == []
+
+
+def test_its_search_finds_words_shown_on_screen_marked_so(api, world):
+    [hit] = api.get("/api/v1/search?q=slide").json()["hits"]
+    [moment] = hit["moments"]
+    assert (moment["start"], moment["end"], moment["kind"]) == (1.0, 3.5, "on_screen")
+    assert "<mark>slide</mark>" in moment["snippet"].lower()
 
 
 def test_it_requires_a_query_to_search(api):
