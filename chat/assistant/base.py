@@ -38,6 +38,9 @@ class VideoFacts:
     """``[{"start", "end"}]``, times in seconds."""
     transcript: Sequence[dict] = ()
     """Speech segments ``[{"start", "end", "text"}]``; empty when there is none."""
+    onscreen: Sequence[dict] = ()
+    """Text read on screen ``[{"start", "end", "text", "box", "height"}]``: ``box`` is
+    ``[x0, y0, x1, y1]`` and ``height`` the line's height, as fractions of the frame."""
     extra: dict = field(default_factory=dict)
     """Analyzer extras without a field of their own."""
 

@@ -107,6 +107,67 @@ def segments(video: VideoFacts) -> list[Segment]:
     return sorted(segments, key=lambda segment: segment.start)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A line of text on screen from ``start`` to ``end``; ``height`` and ``top`` are fractions of the frame."""
+
+    start: float
+    end: float
+    text: str
+    height: float = 0.0
+    top: float = 0.0
+
+
+def onscreen(video: VideoFacts) -> list[Shown]:
+    """The text read on screen, in time order (top to bottom at the same moment)."""
+    lines = []
+    for item in video.onscreen if isinstance(video.onscreen, list | tuple) else ():
+        if not isinstance(item, dict):
+            continue
+        start, end, text = number(item.get("start")), number(item.get("end")), item.get("text")
+        if start is None or not isinstance(text, str) or not text.strip():
+            continue
+        box = item.get("box")
+        top = number(box[1]) if isinstance(box, list | tuple) and len(box) == 4 else None
+        lines.append(
+            Shown(
+                start,
+                end if end is not None and end >= start else start,
+                " ".join(text.split()),
+                max(0.0, number(item.get("height")) or 0.0),
+                top or 0.0,
+            )
+        )
+    return sorted(lines, key=lambda line: (line.start, line.top))
+
+
+TITLE_SECONDS = 15.0
+TITLE_SHARE = 0.1
+
+
+def title(video: VideoFacts) -> Shown | None:
+    """The video's title as shown: the largest text that comes on screen early (in its
+    first 15 s, or its first tenth when that is longer); of equal sizes the earliest."""
+    length = duration(video) or 0.0
+    early = [line for line in onscreen(video) if line.start <= max(TITLE_SECONDS, TITLE_SHARE * length)]
+    return max(early, key=lambda line: (line.height, -line.start), default=None)
+
+
+def headings(video: VideoFacts, count: int) -> list[Shown]:
+    """Up to ``count`` slide headings: the largest text of each scene, in order (the title left out)."""
+    lines = onscreen(video)
+    named = title(video)
+    spans = scenes(video) or [(0.0, math.inf)]
+    found: list[Shown] = []
+    for start, end in spans:
+        inside = [line for line in lines if start <= line.start < end and line != named]
+        if inside:
+            heading = max(inside, key=lambda line: (line.height, -line.start))
+            if heading.text not in {other.text for other in found}:
+                found.append(heading)
+    return found[:count]
+
+
 def duration(video: VideoFacts) -> float | None:
     duration = number(video.metadata.get("duration"))
     if duration is not None and duration > 0:

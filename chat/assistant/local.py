@@ -73,6 +73,8 @@ CAPABILITIES = [
     "**Scenes:** how many there are and when the picture cuts (“When does the scene change?”)",
     "**Picture:** the darkest, brightest and most active moments (“Where is the most action?”)",
     "**Speech**, when there is a transcript: what is said and when (“When is the budget mentioned?”)",
+    "**On screen:** the text shown (slides, captions, titles) and when "
+    "(“What does the slide say at 2:10?”, “What is the title?”)",
 ]
 EXAMPLES = "For example: “Describe the video”, “When is it darkest?” or “Are there silent parts?”"
 
@@ -107,6 +109,9 @@ def _reply(message: str, earlier: list[str], videos: Sequence[VideoFacts]) -> It
         elif any(_transcript_hits(video, ask.search_terms) for video in videos):
             # Not a question about the analysis, but its words are in what is said.
             ask.topics = [Topic.SPEECH]
+        elif any(_onscreen_hits(video, ask.search_terms) for video in videos):
+            # ... or in what is shown.
+            ask.topics = [Topic.ONSCREEN]
     if not ask.topics:
         if ask.help:
             yield from _help(videos)
@@ -328,6 +333,19 @@ def _overview(video: VideoFacts) -> Iterator[str]:
             f"**Speech:** {wording.count(len(segments), 'transcript segment')}, "
             f"starting at {format_time(first.start)} with “{wording.quote(first.text, 80)}”"
         )
+
+    if lines := facts.onscreen(video):
+        shown = [f"{wording.count(len(lines), 'line')} of text"]
+        if title := facts.title(video):
+            shown.append(
+                f"the title looks like “{wording.quote(title.text, 80)}” ({format_time(title.start)})"
+            )
+        if headings := facts.headings(video, 3):
+            listed = wording.join(
+                [f"“{wording.quote(line.text, 60)}” ({format_time(line.start)})" for line in headings]
+            )
+            shown.append(f"then {listed}")
+        yield f"**On screen:** {'; '.join(shown)}"
 
 
 def _answer_length(video: VideoFacts, ask: Question) -> Answer:
@@ -597,7 +615,97 @@ def _transcript_hits(video: VideoFacts, terms: list[str]) -> bool:
     return video.status == DONE and bool(terms) and bool(_matching(facts.segments(video), terms))
 
 
-def _matching(segments: list[facts.Segment], terms: list[str]) -> list[facts.Segment]:
+def _onscreen_hits(video: VideoFacts, terms: list[str]) -> bool:
+    return video.status == DONE and bool(terms) and bool(_matching(facts.onscreen(video), terms))
+
+
+NEAR_SECONDS = 1.0
+"""How far from a moment asked about a line may end (or begin) and still be what was on screen then."""
+
+
+def _no_text(video: VideoFacts) -> str:
+    note = (video.extra.get("onscreen") or {}).get("note") if isinstance(video.extra, dict) else None
+    if isinstance(note, str) and note.strip():
+        return f"I have no text from its screen. {wording.sentence(wording.plain(note))}"
+    return "I saw no text on screen in it (I read printed text, such as slides, captions and titles)."
+
+
+def _answer_onscreen(video: VideoFacts, ask: Question) -> Answer:
+    lines = facts.onscreen(video)
+    if not lines:
+        return Answer(_no_text(video))
+    if ask.at is not None:
+        return _onscreen_at(video, lines, ask.at)
+    if ask.search_terms:
+        return _onscreen_search(video, lines, ask.search_terms)
+    return Answer(
+        f"I read {wording.count(len(lines), 'line')} of text on screen, "
+        f"from {format_time(lines[0].start)} to {format_time(lines[-1].end)}:",
+        [f"{format_range(line.start, line.end)} “{wording.quote(line.text)}”" for line in lines],
+    )
+
+
+def _onscreen_at(video: VideoFacts, lines: list[facts.Shown], at: float) -> Answer:
+    showing = [line for line in lines if line.start - NEAR_SECONDS <= at <= line.end + NEAR_SECONDS]
+    if not showing:
+        before = max((line for line in lines if line.end < at), key=lambda line: line.end, default=None)
+        text = f"At {format_time(at)} I saw no text on screen."
+        if before:
+            text += f" The text before it ends at {format_time(before.end)}: “{wording.quote(before.text)}”."
+        else:
+            text += (
+                f" The first text comes at {format_time(lines[0].start)}: “{wording.quote(lines[0].text)}”."
+            )
+        return Answer(text)
+    if len(showing) == 1:
+        line = showing[0]
+        return Answer(
+            f"At **{format_time(at)}** the screen shows “{wording.quote(line.text)}” "
+            f"(from {format_time(line.start)} to {format_time(line.end)})."
+        )
+    # Top to bottom, as it reads on the screen.
+    showing.sort(key=lambda line: (line.top, line.start))
+    return Answer(
+        f"At **{format_time(at)}** the screen shows:",
+        [f"“{wording.quote(line.text)}” ({format_range(line.start, line.end)})" for line in showing],
+    )
+
+
+def _onscreen_search(video: VideoFacts, lines: list[facts.Shown], terms: list[str]) -> Answer:
+    wanted = wording.join([f"“{term}”" for term in terms], "or")
+    hits = _matching(lines, terms)
+    if not hits:
+        return Answer(f"I didn't see {wanted} on screen.")
+    if len(hits) == 1:
+        hit = hits[0]
+        return Answer(
+            f"{wanted} appears on screen once, at **{format_time(hit.start)}** (until {format_time(hit.end)}): "
+            f"“{wording.quote(hit.text)}” ({wording.clip_offer(video, hit.start, hit.end)})"
+        )
+    return Answer(
+        f"{wanted} appears on screen {wording.count(len(hits), 'time')}:",
+        [
+            f"{format_range(line.start, line.end)} “{wording.quote(line.text)}” "
+            f"({wording.clip_offer(video, line.start, line.end)})"
+            for line in hits
+        ],
+    )
+
+
+def _answer_title(video: VideoFacts, ask: Question) -> Answer:
+    title = facts.title(video)
+    if title is None:
+        seen = (
+            "I saw no text early in it that could be its title" if facts.onscreen(video) else _no_text(video)
+        )
+        return Answer(f"{seen.rstrip('.')}. Its file name is {wording.code(video.name)}.")
+    return Answer(
+        f"Its title looks like **“{wording.quote(title.text)}”**: the largest text early on screen, "
+        f"at {format_time(title.start)}."
+    )
+
+
+def _matching(segments: list, terms: list[str]) -> list:
     # A word also finds its longer forms: "budget" finds "budgets" and "budgeting".
     patterns = [
         re.compile(r"\b" + r"\W+".join(map(re.escape, term.split())) + r"\w*", re.IGNORECASE)
@@ -622,6 +730,8 @@ ANSWERS: dict[Topic, Callable[[VideoFacts, Question], Answer]] = {
     Topic.BRIGHT: _answer_bright,
     Topic.MOTION: _answer_motion,
     Topic.SPEECH: _answer_speech,
+    Topic.ONSCREEN: _answer_onscreen,
+    Topic.TITLE: _answer_title,
 }
 
 # --- streaming -----------------------------------------------------------------

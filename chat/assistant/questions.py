@@ -45,6 +45,8 @@ class Topic(enum.Enum):
     BRIGHT = "bright"
     MOTION = "motion"
     SPEECH = "speech"
+    ONSCREEN = "on-screen text"
+    TITLE = "title"
 
 
 # What each topic sounds like in a question (matched case-insensitively).
@@ -52,7 +54,7 @@ TOPIC_WORDS: dict[Topic, str] = {
     Topic.STATUS: r"\b(?:status|progress|ready|finished|done|processing|how far along)\b"
     r"|\banaly[sz]ed yet\b|\bstill (?:working|running|analy[sz]ing)\b",
     Topic.SUMMARY: r"\bsumm\w*|\bdescri\w*|\boverview\b|\bdetails\b|\bstats\b|\bstatistics\b"
-    r"|\bwhat(?:'s| is| was) (?:in|on)\b|\btell me (?:about|more)\b|\bwhat happens\b"
+    r"|\bwhat(?:'s| is| was) (?:in|on)\b(?!\W+(?:the\W+)?screen)|\btell me (?:about|more)\b|\bwhat happens\b"
     r"|\bwhat(?:'s| is) (?:it|this|that|the video|this video) about\b",
     # "How long is the silence / the first scene?" asks about those, not the whole video.
     Topic.LENGTH: r"\bhow long\b(?!\W+(?:\w+\W+){0,3}?(?:scene|shot|silen|pause|quiet|gap|cut|segment|part))"
@@ -79,7 +81,21 @@ TOPIC_WORDS: dict[Topic, str] = {
     Topic.SPEECH: r"\btranscri\w*|(?<!you )(?<!you can )\bsa(?:y|ys|id|ying)\b|\bmention\w*|\btalk\w*"
     r"|\bspeak\w*|\bspoke\w*|\bspeech\b|\bwords?\b|\bdialog\w*|\bdiscuss\w*|\bquotes?\b"
     r"|\blyrics\b|\bvoices?\b|\bnarrat\w*|\bsubtitles?\b|\bcaptions?\b",
+    Topic.ONSCREEN: r"\bon[- ]?(?:the )?screens?\b|\bscreens?\b|\bslides?\b|\bappear\w*|\bshown\b"
+    r"|\bdisplay\w*|\bwritten\b|\btext\b|\bheadings?\b|\bsigns?\b|\bcredits\b|\bbanners?\b",
+    Topic.TITLE: r"\btitled?\b|\bwhat(?:'s| is) (?:it|this|the video|this video) called\b",
 }
+# Once a question is about what is on screen, "what does the slide say" is not about speech:
+# only these words still ask about what is spoken.
+SPOKEN_WORDS = _words_re(
+    r"\btranscri\w*|\bspeak\w*|\bspoke\w*|\bspeech\b|\btalk\w*|\bvoices?\b|\bnarrat\w*"
+    r"|\bdialog\w*|\bhear\w*|\bheard\b|\baloud\b|\bsaid\b"
+)
+# A moment asked about: "at 2:10", "around 1:05:30", "at 65 seconds", "at 65s".
+AT_TIME = _words_re(
+    r"\b(?:at|around|about|near|by)\s+(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\b"
+    r"|\b(?:at|around|about|near|by)\s+(\d{1,5}(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b"
+)
 TOPIC_PATTERNS = {topic: _words_re(words) for topic, words in TOPIC_WORDS.items()}
 
 GREETING = _words_re(r"^\W*(?:hi|hello|hey|hiya|howdy|greetings|good (?:morning|afternoon|evening|day))\b")
@@ -139,8 +155,10 @@ class Question:
     follow_up: bool = False
     """It can only be understood with the question before ("and the second one?")."""
     search_terms: list[str] = field(default_factory=list)
-    """Words or quoted phrases to look for in transcripts."""
+    """Words or quoted phrases to look for in transcripts (and on screen)."""
     music: bool = False
+    at: float | None = None
+    """The moment it asks about ("at 2:10"), in seconds."""
 
 
 def parse_question(message: str, videos: Sequence[VideoFacts]) -> Question:
@@ -154,6 +172,9 @@ def parse_question(message: str, videos: Sequence[VideoFacts]) -> Question:
         if (match := pattern.search(text_without_names))
     }
     topics = sorted(raised, key=lambda topic: (raised[topic], list(Topic).index(topic)))
+    shown = Topic.ONSCREEN in topics or Topic.TITLE in topics
+    if shown and Topic.SPEECH in topics and not SPOKEN_WORDS.search(text_without_names):
+        topics.remove(Topic.SPEECH)
     known = [video.name.lower() for video in videos]
     unknown = [
         name
@@ -171,7 +192,20 @@ def parse_question(message: str, videos: Sequence[VideoFacts]) -> Question:
         follow_up=bool(named) or bool(FOLLOW_UP.search(text)),
         search_terms=_search_terms(text_without_names),
         music=bool(re.search(r"\bmusic", text_without_names)),
+        at=_moment(text_without_names),
     )
+
+
+def _moment(text: str) -> float | None:
+    """The time a question points at, in seconds, if it names one."""
+    if not (match := AT_TIME.search(text)):
+        return None
+    hours, minutes, seconds, plain = match.groups()
+    if plain is not None:
+        return float(plain)
+    if int(seconds) >= 60:
+        return None
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
 
 
 def _named_videos(text: str, videos: Sequence[VideoFacts]) -> tuple[list[VideoFacts], str]:
