@@ -257,6 +257,8 @@ def _measurements(video: VideoFacts) -> list[str]:
         lines.append(f"- Loudest second: {format_time(loudest)} ({loudness[loudest]:.1f} dBFS).")
     if video.transcript:
         lines.append(f"- Transcript: {_transcript(video.transcript)}")
+    if video.onscreen:
+        lines.append(f"- Text read on screen (offline): {_transcript(video.onscreen)}")
     return lines
 
 

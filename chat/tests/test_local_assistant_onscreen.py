@@ -124,3 +124,13 @@ def test_bad_spans_are_ignored():
     odd = [{"start": "x", "text": "no time"}, {"start": 1.0, "text": "  "}, "junk", _span(2.0, 4.0, "Agenda")]
     video = dataclasses.replace(lecture(), onscreen=odd)
     assert "“Agenda”" in reply("What is on screen at 0:03?", [video])
+
+
+def test_gemini_is_told_the_text_read_on_screen_offline():
+    from chat.assistant.gemini import _measurements
+
+    lines = _measurements(lecture())
+    assert any(
+        line.startswith("- Text read on screen (offline): [00:00] Quarterly budget review") for line in lines
+    )
+    assert not any("on screen" in line for line in _measurements(make_video()))
