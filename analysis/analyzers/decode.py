@@ -59,6 +59,10 @@ class Plan:
     rotation: int
     audio: bool
     skip_nonreference: bool = False
+    scale_first: bool = False
+    """Shrink the small frames before the frame-rate filter rather than after: cheaper
+    where that filter repeats frames (the source's rate is at most ``fps``, and each
+    skipped frame is filled in with a copy), dearer where it drops them."""
 
 
 @dataclass
@@ -181,10 +185,11 @@ def _command(path: Path, plan: Plan, samples_fd: int, posters_fd: int, audio_fd:
     # Scale in the stored orientation, then turn the (now small) picture upright.
     sw, sh = _stored(plan.sample_size, plan.rotation)
     pw, ph = _stored(plan.poster_size, plan.rotation)
+    rate, shrink = f"fps={plan.fps}:start_time=0", f"scale={SMALL_SIZE[0]}:{SMALL_SIZE[1]}:flags=area"
+    small = f"{shrink},{rate}" if plan.scale_first else f"{rate},{shrink}"
     graph = [
         "[0:v:0]split=3[small][samples][posters]",
-        f"[small]fps={plan.fps}:start_time=0,"
-        f"scale={SMALL_SIZE[0]}:{SMALL_SIZE[1]}:flags=area,format=yuv420p[small_out]",
+        f"[small]{small},format=yuv420p[small_out]",
         f"[samples]fps={SAMPLE_FPS}:start_time=0,scale={sw}:{sh}:flags=area{upright},format=rgb24[samples_out]",
         # One frame at poster_start, then the first frame each poster_step after.
         f"[posters]select='isnan(prev_selected_t)*gte(t,{plan.poster_start:.3f})"

@@ -121,6 +121,7 @@ def _analyze(
         rotation=info.metadata["rotation"],
         audio=has_audio,
         skip_nonreference=skip_nonreference,
+        scale_first=info.frame_rate <= MAX_ANALYSIS_FPS,
     )
     detector = SceneDetector(float(fps), SMALL_SIZE, skipped_run=run if skip_nonreference and run else 0)
     meter = LoudnessMeter(AUDIO_RATE)

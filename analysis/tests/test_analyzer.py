@@ -8,13 +8,17 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from analysis.analyzers import errors
+from analysis.analyzers.decode import Decoder, Plan
 from analysis.analyzers.images import storyboard_interval
 from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisError, analyze
 from analysis.tests.clips import (
@@ -249,6 +253,33 @@ def test_it_finds_cuts_when_decoding_every_frame(clips_dir: Path, tmp_path: Path
     assert every["cuts"] == [round(c, 3) for c in clip.cuts]
     for found, true in zip(fast["cuts"], clip.cuts, strict=True):
         assert abs(found - true) <= 2 / 30
+
+
+def test_it_reads_the_same_small_frames_shrunk_before_the_frame_rate_filter(clips_dir: Path) -> None:
+    # Shrinking first leaves the filter to copy small frames where the decoder skipped one.
+    clip = make_clip(clips_dir / "bframes.mp4", duration=5.0, fps=30, cuts=(1.3, 2.9, 3.5), preset="medium")
+    plan = Plan(
+        fps=Fraction(30),
+        sample_size=(64, 36),
+        poster_size=(64, 36),
+        poster_start=0.0,
+        poster_step=1.0,
+        poster_count=1,
+        rotation=0,
+        audio=False,
+        skip_nonreference=True,
+    )
+
+    def small_frames(scale_first: bool) -> np.ndarray:
+        with Decoder(clip.path, replace(plan, scale_first=scale_first)) as decoder:
+            frames = np.concatenate(list(decoder.small_frames(16)))
+            assert decoder.wait() == 0
+        return frames
+
+    first, after = small_frames(True), small_frames(False)
+    assert len(first) == 150
+    assert np.array_equal(first, after)
+    assert np.all(first[1:] == first[:-1], axis=1).sum() >= 10  # the skipped frames, filled in
 
 
 def test_it_reads_other_containers_and_codecs(clips_dir: Path, tmp_path: Path) -> None:
