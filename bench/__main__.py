@@ -20,6 +20,7 @@ BENCHMARKS = (
     "bench_chat",
     "bench_api",
     "bench_transcribe",
+    "bench_ocr",
     "bench_live",
     "bench_faults",
     "bench_scale",
