@@ -625,7 +625,8 @@ NEAR_SECONDS = 1.0
 
 def _no_text(video: VideoFacts) -> str:
     note = (video.extra.get("onscreen") or {}).get("note") if isinstance(video.extra, dict) else None
-    if isinstance(note, str) and note.strip():
+    # A note saying why nothing was read; "no text was seen" is what the answer says anyway.
+    if isinstance(note, str) and note.strip() and not note.lower().startswith("no text was seen"):
         return f"I have no text from its screen. {wording.sentence(wording.plain(note))}"
     return "I saw no text on screen in it (I read printed text, such as slides, captions and titles)."
 

@@ -105,6 +105,13 @@ def test_without_on_screen_text_it_says_so_and_the_note_why():
     assert "Its file name is `lecture.mp4`." in text
 
 
+def test_a_note_that_only_says_nothing_was_seen_is_not_repeated():
+    seen = lecture(onscreen=[], extra={"onscreen": {"note": "No text was seen on screen."}})
+    text = reply("What is on screen at 0:20?", [seen])
+    assert "I saw no text on screen in it" in text
+    assert "No text was seen" not in text
+
+
 def test_the_summary_mentions_the_title_and_slide_headings():
     text = "".join(LocalProvider().stream_analysis_summary(video=lecture()))
     assert "**On screen:** 6 lines of text" in text
