@@ -26,9 +26,11 @@ from rq import Retry
 
 from analysis import cache, gemini, live
 from analysis.analyzers.local import ANALYZER_NAME, ANALYZER_VERSION, AnalysisError, analyze
+from analysis.analyzers.onscreen import MODEL_NAME as ONSCREEN_MODEL
+from analysis.analyzers.onscreen import OnscreenTextUnavailable, read_onscreen_text
 from analysis.analyzers.transcribe import MODEL_NAME, TranscriptionUnavailable, transcribe
 from analysis.files import delete_files
-from analysis.models import Analysis, TranscriptSegment, Video
+from analysis.models import Analysis, OnscreenTextSpan, TranscriptSegment, Video
 from core.jobs import JobRowKind
 
 logger = logging.getLogger(__name__)
@@ -39,9 +41,11 @@ analysis_finished = Signal()
 
 RETRY = Retry(max=3, interval=[10, 60, 300])
 HEARTBEAT_SECONDS = 5
-# Progress: the local analysis takes the first part of the bar, the transcript the rest.
+# Progress: the local analysis takes the first part of the bar; the transcript and
+# the on-screen text (those switched on) share the rest equally.
 LOCAL_SHARE = 70
 TRANSCRIBE_STAGE = "Transcribing speech"
+ONSCREEN_STAGE = "Reading on-screen text"
 
 
 class VideoAnalysis(JobRowKind):
@@ -157,20 +161,53 @@ def _top() -> int:
     return gemini.PROGRESS_FROM if gemini.enabled() else 99
 
 
+def _later_stages() -> list[str]:
+    """The stages after the local analysis that are switched on, in the order they run."""
+    return [
+        stage
+        for stage, on in (
+            (TRANSCRIBE_STAGE, settings.TRANSCRIBE_SPEECH),
+            (ONSCREEN_STAGE, settings.ONSCREEN_TEXT),
+        )
+        if on
+    ]
+
+
+def _stage_progress(stage: str, report: _Progress):
+    """Report the stage's progress (a fraction done) within its share of the bar."""
+    stages = _later_stages()
+    width = (_top() - LOCAL_SHARE) / len(stages)
+    start = LOCAL_SHARE + stages.index(stage) * width
+    report(int(start), stage)
+    return lambda done: report(int(start + done * width), stage)
+
+
 def _transcribe(path: Path, metadata: dict, report: _Progress) -> dict:
     """The speech stage: a transcript, or a note saying why there is none."""
-    report(LOCAL_SHARE, TRANSCRIBE_STAGE)
+    progress = _stage_progress(TRANSCRIBE_STAGE, report)
     try:
-        speech = transcribe(
-            path,
-            duration=metadata.get("duration"),
-            progress=lambda done: report(LOCAL_SHARE + int(done * (_top() - LOCAL_SHARE)), TRANSCRIBE_STAGE),
-        )
+        speech = transcribe(path, duration=metadata.get("duration"), progress=progress)
     except TranscriptionUnavailable as exc:
         # The rest of the analysis stands; the page says why the transcript is missing.
         logger.warning("no transcript: %s (%s)", exc.reason, getattr(exc, "detail", ""))
         return {"segments": [], "note": f"No transcript: {exc.reason}", "model": MODEL_NAME}
     return speech
+
+
+def _read_onscreen_text(path: Path, result: dict, report: _Progress) -> dict:
+    """The on-screen text stage: the spans read where the picture changes, or a note saying why none."""
+    progress = _stage_progress(ONSCREEN_STAGE, report)
+    try:
+        onscreen = read_onscreen_text(
+            path, duration=result["metadata"].get("duration"), cuts=result.get("cuts", []), progress=progress
+        )
+    except OnscreenTextUnavailable as exc:
+        # As with speech: the rest of the analysis stands; the page says why there is no text.
+        logger.warning("no on-screen text: %s (%s)", exc.reason, getattr(exc, "detail", ""))
+        onscreen = {"spans": [], "note": f"No on-screen text: {exc.reason}", "model": ONSCREEN_MODEL}
+    if note := onscreen.get("note"):
+        onscreen["note"] = note if note.endswith(".") else f"{note}."  # shown as a sentence
+    return onscreen
 
 
 def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: list[str]) -> Analysis:
@@ -189,6 +226,7 @@ def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: l
     storyboard = dict(result.get("storyboard") or {})
     storyboard_image = save(storyboard.pop("image", None))
     speech = result.get("speech") or {}
+    onscreen = result.get("onscreen") or {}
     analysis = Analysis.objects.create(
         video=video,
         analyzer=ANALYZER_NAME,
@@ -203,12 +241,25 @@ def _store(video: Video, result: dict, out_dir: Path, wall_time: float, saved: l
         extra={
             "cuts": result.get("cuts", []),
             "speech": {key: value for key, value in speech.items() if key != "segments"},
+            "onscreen": {key: value for key, value in onscreen.items() if key != "spans"},
         },
         wall_time=round(wall_time, 3),
     )
     TranscriptSegment.objects.bulk_create(
         TranscriptSegment(analysis=analysis, start=s["start"], end=s["end"], text=s["text"])
         for s in speech.get("segments", [])
+    )
+    OnscreenTextSpan.objects.bulk_create(
+        OnscreenTextSpan(
+            analysis=analysis,
+            start=s["start"],
+            end=s["end"],
+            text=s["text"],
+            confidence=s.get("confidence", 0.0),
+            box=list(s.get("box") or []),
+            height=s.get("height", 0.0),
+        )
+        for s in onscreen.get("spans", [])
     )
     return analysis
 
@@ -237,21 +288,19 @@ def analyze_video(video_id: int) -> str:
         with _heartbeat(video.pk), _local_path(video) as path, tempfile.TemporaryDirectory() as out:
             started = time.monotonic()
             report = _Progress(video)
-            share = (
-                LOCAL_SHARE
-                if settings.TRANSCRIBE_SPEECH
-                else (gemini.PROGRESS_FROM if gemini.enabled() else 100)
-            )
+            share = LOCAL_SHARE if _later_stages() else (gemini.PROGRESS_FROM if gemini.enabled() else 100)
             result = analyze(
                 path,
                 out,
-                # The analyzer's own "Done" would flash before the speech stage starts.
+                # The analyzer's own "Done" would flash before the later stages start.
                 progress=lambda percent, stage: (
                     report(percent * share // 100, stage) if share == 100 or percent < 100 else None
                 ),
             )
             if settings.TRANSCRIBE_SPEECH:
                 result["speech"] = _transcribe(path, result["metadata"], report)
+            if settings.ONSCREEN_TEXT:
+                result["onscreen"] = _read_onscreen_text(path, result, report)
             local_seconds = time.monotonic() - started
             # Network only, outside the transaction; it never raises (a failure is its outcome).
             duration = result["metadata"].get("duration")

@@ -51,3 +51,30 @@ def test_a_word_only_on_screen_is_found_and_opens_the_player_at_its_moment(
     wait_until(page, PLAYER_AT.format(at=2.6))
     expect(span).to_have_attribute("aria-current", "true")
     assert csp_violations(page) == []
+
+
+def test_a_slides_word_read_by_the_analysis_is_found_and_opens_the_player_there(
+    live_server_url, browser_page, make_user, make_video, settings, tmp_path
+):
+    from analysis import jobs
+    from testkit import textclips
+
+    settings.ONSCREEN_TEXT = True
+    settings.TRANSCRIBE_SPEECH = False  # the slides have no speech: "Lisbon" is only on screen
+    viewer = make_user("viewer@example.com")
+    video = make_video(viewer, textclips.slides_clip(tmp_path / "slides.mp4").path)
+    assert jobs.analyze_video(video.pk) == "done"
+    span = OnscreenTextSpan.objects.get(analysis__video=video, text__icontains="Lisbon")
+
+    page = browser_page
+    log_in(page, live_server_url, "viewer@example.com", PASSWORD, next_url="/videos/")
+    page.fill("input[name=q]", "Lisbon")
+    page.press("input[name=q]", "Enter")
+    moment = page.locator(".search-results .moment-on_screen")
+    expect(moment).to_have_count(1)
+    expect(moment.locator(".moment-kind")).to_have_text("on screen")
+    moment.locator("a").first.click()
+    page.wait_for_url(f"**{video.get_absolute_url()}?t=*#player")
+    wait_until(page, PLAYER_AT.format(at=span.start), timeout=30)
+    expect(page.locator("#onscreen .onscreen-span.current", has_text="Lisbon")).to_have_count(1)
+    assert csp_violations(page) == []
