@@ -25,7 +25,7 @@ def shown(owner, make_video, clips):
         video = make_video(
             user or owner, clips["short"].path, name=name or f"slides {made}.mp4", sha256=f"{made:064x}"
         )
-        extra = {"onscreen": {"model": "test", "note": note}} if note else {}
+        extra = {"onscreen": {"model": "test", "note": note} if note else {"model": "test"}}
         analysis = video.analyses.create(
             analyzer=Analysis.LOCAL, analyzer_version="1.0", wall_time=1.0, extra=extra
         )
@@ -78,6 +78,12 @@ def test_the_page_says_when_no_text_was_seen_or_why_none_was_read(owner_client, 
     unavailable = shown(note="No on-screen text was read: text recognition is not available on this server.")
     html = owner_client.get(unavailable.get_absolute_url()).content.decode()
     assert "No on-screen text was read: text recognition is not available on this server." in html
+    assert "No text was seen on screen." not in html
+    # An analysis made before reading (or with it off) says so rather than "no text".
+    before = shown()
+    before.analyses.update(extra={})
+    html = owner_client.get(before.get_absolute_url()).content.decode()
+    assert "This analysis did not read the text on screen" in html
     assert "No text was seen on screen." not in html
 
 
