@@ -100,10 +100,21 @@ STILL = 8
 """... and it holds still when it differs from the previous sample by at most this."""
 BLOCK_SHARE = 0.03
 """A block changed (or changed and held still) when this share of its pixels did."""
-MOTION_REREAD = 3.0
+MOTION_REREAD = 4.0
 """Blocks that changed but never hold still (motion) are read at most this often, in seconds."""
 DET_SCALE = 0.6
 """Lines are detected on the picture shrunk this much (a third of the cost), then read at full size."""
+EDGE_CONTRAST = 40
+"""A shrunk pixel is on an edge when its 3x3 neighbourhood spans more than this (of 255)."""
+MOTION_MEMORY = 4
+"""A block that moved on two of the last this-many samples is in motion."""
+MOTION_FRESH_SHARE = 0.5
+"""... and there this share of it must have changed, held still and be edges: a line of text
+held over a pan fills its blocks to 0.6-0.8; a swaying inset of a person reached 0.4."""
+REGION_PAD = 16
+"""Pixels added around each region read."""
+EDGE = 3
+"""A line found this close to a region's inner side was cut by it."""
 FULL_READ_AREA = 0.45
 """When the regions to read cover more than this share of the picture, read it whole."""
 
@@ -328,6 +339,9 @@ class _Reader:
         self.ref: np.ndarray | None = None  # the shrunk picture as it was when each part was last read
         self.prev: np.ndarray | None = None
         self.last_read = np.zeros(self.grid)
+        self.moves = np.zeros(
+            (MOTION_MEMORY, *self.grid), bool
+        )  # whether each block moved, last samples first
         self.time = 0.0
 
     # The shrunk picture's blocks, as fractions of their pixels for which ``mask`` holds.
@@ -350,7 +364,21 @@ class _Reader:
         changed = np.abs(small - self.ref) > CHANGED
         still = np.abs(small - self.prev) <= STILL
         changed_blocks = self._blocks(changed) >= BLOCK_SHARE
-        fresh_blocks = self._blocks(changed & still) >= BLOCK_SHARE
+        # Text is drawn with edges: a flat area that changed (a colour, the smooth part
+        # of a moving picture) holds nothing to read.
+        edges = (
+            cv2.morphologyEx(small.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+            > EDGE_CONTRAST
+        )
+        fresh_share = self._blocks(changed & still & edges)
+        # Where the picture kept moving (an inset of the speaker, a pan), pixels that
+        # happen to match from one sample to the next are not text that holds still:
+        # there it takes a text's worth of them.
+        # One change (a new caption) is not motion; moving on two of the last few samples is.
+        self.moves = np.roll(self.moves, 1, axis=0)
+        self.moves[0] = self._blocks(~still) >= BLOCK_SHARE
+        share = np.where(self.moves.sum(axis=0) >= 2, MOTION_FRESH_SHARE, BLOCK_SHARE)
+        fresh_blocks = fresh_share >= share
         after_cut = any(time - STEP < cut + STEP <= time + 1e-6 for cut in self.cuts)
         stale = time - self.last_read >= MOTION_REREAD - 1e-6
         wanted = fresh_blocks | (changed_blocks & (stale | after_cut))
@@ -373,13 +401,15 @@ class _Reader:
         """Boxes (work-picture pixels) around the wanted blocks, one block wider, grown over the lines they touch."""
         if not wanted.any():
             return []
-        grown = cv2.dilate(wanted.astype(np.uint8), np.ones((3, 3), np.uint8))
+        # Lines run across: join blocks sideways; the pad below catches ascenders and descenders.
+        grown = cv2.dilate(wanted.astype(np.uint8), np.ones((1, 3), np.uint8))
         count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
         unit = BLOCK * SMALL_SCALE
         width, height = self.size
         boxes = []
         for x, y, w, h, _ in stats[1:count]:
-            boxes.append((x * unit, y * unit, min(width, (x + w) * unit), min(height, (y + h) * unit)))
+            box = (x * unit, y * unit, min(width, (x + w) * unit), min(height, (y + h) * unit))
+            boxes.append(_pad(box, REGION_PAD, self.size))
         # A line cut by a region's edge would be read in part: take its whole box in.
         for line in self.active:
             for i, box in enumerate(boxes):
@@ -389,12 +419,25 @@ class _Reader:
 
     def _read(self, picture: np.ndarray, small: np.ndarray, regions: list[Box], *, first: bool) -> None:
         found: list[tuple[str, float, Box]] = []
+        width, height = self.size
+        strips: list[Box] = []
         for x0, y0, x1, y1 in regions:
+            self.frames_read += 1
+            for text, score, (bx0, by0, bx1, by1) in _joined(self._ocr(picture[y0:y1, x0:x1])):
+                box = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
+                if (x0 > 0 and bx0 <= EDGE) or (x1 < width and bx1 >= x1 - x0 - EDGE):
+                    # Cut by the region's side: read the line again across the whole picture.
+                    strips.append((0, max(0, box[1] - REGION_PAD), width, min(height, box[3] + REGION_PAD)))
+                elif self._plausible(text, score, box):
+                    found.append((text, score, box))
+        strips = _merged(strips)
+        for x0, y0, x1, y1 in strips:
             self.frames_read += 1
             for text, score, (bx0, by0, bx1, by1) in _joined(self._ocr(picture[y0:y1, x0:x1])):
                 box = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
                 if self._plausible(text, score, box):
                     found.append((text, score, box))
+        regions = regions + strips
         in_regions = [line for line in self.active if any(_inside(line.box, r) for r in regions)]
         for text, score, box in found:
             line = _match(in_regions, text, box) or _match(self.active, text, box)
@@ -412,9 +455,17 @@ class _Reader:
     def _held(self, box: Box, small: np.ndarray) -> bool:
         if self.prev is None:
             return False
+        # Judged on its edges (the letters), so a line held over moving footage counts.
         x0, y0, x1, y1 = (v // SMALL_SCALE for v in box)
-        patch = np.abs(small[y0 : y1 + 1, x0 : x1 + 1] - self.prev[y0 : y1 + 1, x0 : x1 + 1])
-        return bool(patch.size) and float((patch > CHANGED).mean()) < BLOCK_SHARE
+        patch = small[y0 : y1 + 1, x0 : x1 + 1]
+        if not patch.size:
+            return False
+        edges = (
+            cv2.morphologyEx(patch.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+            > EDGE_CONTRAST
+        )
+        still = np.abs(patch - self.prev[y0 : y1 + 1, x0 : x1 + 1]) <= STILL
+        return bool(edges.any()) and float(still[edges].mean()) >= 0.5
 
     def _ocr(self, crop: np.ndarray) -> list[tuple[str, float, Box]]:
         """Detect lines on the crop shrunk by :data:`DET_SCALE`, recognise them at full size."""
