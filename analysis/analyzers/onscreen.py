@@ -108,14 +108,14 @@ EDGE_CONTRAST = 40
 """A shrunk pixel is on an edge when its 3x3 neighbourhood spans more than this (of 255)."""
 MOTION_MEMORY = 4
 """A block that moved on two of the last this-many samples is in motion."""
-MOTION_FRESH_SHARE = 0.5
+MOTION_FRESH_SHARE = 0.4
 """... and there this share of it must have changed, held still and be edges: a line of text
-held over a pan fills its blocks to 0.6-0.8; a swaying inset of a person reached 0.4."""
+held over a pan fills its blocks to 0.6-0.8; a swaying inset of a person mostly stays under 0.3."""
 REGION_PAD = 16
 """Pixels added around each region read."""
-EDGE = 3
+EDGE = 12
 """A line found this close to a region's inner side was cut by it."""
-FULL_READ_AREA = 0.45
+FULL_READ_AREA = 0.6
 """When the regions to read cover more than this share of the picture, read it whole."""
 
 MIN_SCORE = 0.8
@@ -398,17 +398,19 @@ class _Reader:
         self.prev = small
 
     def _regions(self, wanted: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Boxes (work-picture pixels) around the wanted blocks, one block wider, grown over the lines they touch."""
+        """Strips (work-picture pixels) across the rows of the wanted blocks, grown over the lines they touch."""
         if not wanted.any():
             return []
-        # Lines run across: join blocks sideways; the pad below catches ascenders and descenders.
-        grown = cv2.dilate(wanted.astype(np.uint8), np.ones((1, 3), np.uint8))
+        # Lines run across: join blocks two to each side, and one above and below.
+        grown = cv2.dilate(wanted.astype(np.uint8), np.ones((3, 5), np.uint8))
         count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
         unit = BLOCK * SMALL_SCALE
         width, height = self.size
         boxes = []
-        for x, y, w, h, _ in stats[1:count]:
-            box = (x * unit, y * unit, min(width, (x + w) * unit), min(height, (y + h) * unit))
+        for _x, y, _w, h, _ in stats[1:count]:
+            # The whole width of those rows: a line is never cut at a side (detection is
+            # cheap; unchanged lines found there are not recognised again).
+            box = (0, y * unit, width, min(height, (y + h) * unit))
             boxes.append(_pad(box, REGION_PAD, self.size))
         # A line cut by a region's edge would be read in part: take its whole box in.
         for line in self.active:
@@ -423,17 +425,18 @@ class _Reader:
         strips: list[Box] = []
         for x0, y0, x1, y1 in regions:
             self.frames_read += 1
-            for text, score, (bx0, by0, bx1, by1) in _joined(self._ocr(picture[y0:y1, x0:x1])):
+            for text, score, (bx0, by0, bx1, by1) in _joined(self._ocr(picture, small, (x0, y0, x1, y1))):
                 box = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
-                if (x0 > 0 and bx0 <= EDGE) or (x1 < width and bx1 >= x1 - x0 - EDGE):
-                    # Cut by the region's side: read the line again across the whole picture.
-                    strips.append((0, max(0, box[1] - REGION_PAD), width, min(height, box[3] + REGION_PAD)))
+                if (y0 > 0 and by0 <= EDGE) or (y1 < height and by1 >= y1 - y0 - EDGE):
+                    # Cut by the strip's top or bottom: read it again in a taller strip.
+                    tall = by1 - by0
+                    strips.append((0, max(0, box[1] - 2 * tall), width, min(height, box[3] + 2 * tall)))
                 elif self._plausible(text, score, box):
                     found.append((text, score, box))
         strips = _merged(strips)
         for x0, y0, x1, y1 in strips:
             self.frames_read += 1
-            for text, score, (bx0, by0, bx1, by1) in _joined(self._ocr(picture[y0:y1, x0:x1])):
+            for text, score, (bx0, by0, bx1, by1) in _joined(self._ocr(picture, small, (x0, y0, x1, y1))):
                 box = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
                 if self._plausible(text, score, box):
                     found.append((text, score, box))
@@ -467,8 +470,11 @@ class _Reader:
         still = np.abs(patch - self.prev[y0 : y1 + 1, x0 : x1 + 1]) <= STILL
         return bool(edges.any()) and float(still[edges].mean()) >= 0.5
 
-    def _ocr(self, crop: np.ndarray) -> list[tuple[str, float, Box]]:
-        """Detect lines on the crop shrunk by :data:`DET_SCALE`, recognise them at full size."""
+    def _ocr(self, picture: np.ndarray, small: np.ndarray, region: Box) -> list[tuple[str, float, Box]]:
+        """Detect lines in ``region`` shrunk by :data:`DET_SCALE`; recognise at full size those
+        that are not a known line whose pixels did not change (its text is carried forward)."""
+        x0, y0, x1, y1 = region
+        crop = np.ascontiguousarray(picture[y0:y1, x0:x1])
         height, width = crop.shape
         det_size = (max(32, round(width * DET_SCALE)), max(32, round(height * DET_SCALE)))
         shrunk = cv2.resize(crop, det_size, interpolation=cv2.INTER_AREA)
@@ -479,14 +485,42 @@ class _Reader:
         points = [
             np.ascontiguousarray(box * scale, dtype=np.float32) for box in self.engine.sorted_boxes(boxes)
         ]
-        colour = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_GRAY2BGR)
-        texts, _ = self.engine.text_rec(self.engine.get_crop_img_list(colour, points))
-        found = []
-        for quad, (text, score, *_) in zip(points, texts, strict=True):
+        found: list[tuple[str, float, Box] | None] = []
+        unread = []
+        for i, quad in enumerate(points):
             xs, ys = quad[:, 0], quad[:, 1]
             box = (int(xs.min()), int(ys.min()), math.ceil(xs.max()), math.ceil(ys.max()))
-            found.append((" ".join(str(text).split()), float(score), box))
-        return found
+            placed = (x0 + box[0], y0 + box[1], x0 + box[2], y0 + box[3])
+            known = next(
+                (
+                    line
+                    for line in self.active
+                    if not self.every_frame
+                    and _overlap(line.box, placed) >= 0.7 * _area(_union(line.box, placed))
+                    and self._unchanged(line.box, small)
+                ),
+                None,
+            )
+            found.append((known.text, known.score, box) if known else None)
+            if known is None:
+                unread.append(i)
+        if unread:
+            colour = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+            texts, _ = self.engine.text_rec(
+                self.engine.get_crop_img_list(colour, [points[i] for i in unread])
+            )
+            for i, (text, score, *_) in zip(unread, texts, strict=True):
+                xs, ys = points[i][:, 0], points[i][:, 1]
+                box = (int(xs.min()), int(ys.min()), math.ceil(xs.max()), math.ceil(ys.max()))
+                found[i] = (" ".join(str(text).split()), float(score), box)
+        return [item for item in found if item is not None]
+
+    def _unchanged(self, box: Box, small: np.ndarray) -> bool:
+        """The box's pixels are as they were when last read."""
+        assert self.ref is not None
+        x0, y0, x1, y1 = (v // SMALL_SCALE for v in box)
+        patch = np.abs(small[y0 : y1 + 1, x0 : x1 + 1] - self.ref[y0 : y1 + 1, x0 : x1 + 1])
+        return bool(patch.size) and float((patch > CHANGED).mean()) < BLOCK_SHARE
 
     def _plausible(self, text: str, score: float, box: tuple[int, int, int, int]) -> bool:
         if score < MIN_SCORE or sum(c.isalnum() for c in text) < MIN_ALNUM:
@@ -501,9 +535,7 @@ class _Reader:
         for line in list(self.active):
             if line.last_seen == self.time:
                 continue
-            x0, y0, x1, y1 = (v // SMALL_SCALE for v in line.box)
-            patch = np.abs(small[y0 : y1 + 1, x0 : x1 + 1] - self.ref[y0 : y1 + 1, x0 : x1 + 1])
-            if patch.size and (patch > CHANGED).mean() < BLOCK_SHARE:
+            if self._unchanged(line.box, small):
                 line.last_seen = self.time
                 continue
             bx0, by0, bx1, by1 = _pad(line.box, 4, self.size)
@@ -597,6 +629,10 @@ def _inside(line: Box, region: Box) -> bool:
     """Most of ``line`` lies in ``region``."""
     area = max(1, (line[2] - line[0]) * (line[3] - line[1]))
     return _overlap(line, region) >= 0.6 * area
+
+
+def _area(box: Box) -> int:
+    return max(0, box[2] - box[0]) * max(0, box[3] - box[1])
 
 
 def _union(a: Box, b: Box) -> Box:
