@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from rq import Retry
 
-from analysis import gemini
+from analysis import gemini, selectors
 from analysis.models import Video
 from chat import cache, live
 from chat.assistant import get_provider
@@ -101,7 +101,8 @@ def video_facts(video: Video) -> VideoFacts:
         scenes=analysis.scenes if analysis else [],
         timelines=analysis.timelines if analysis else {},
         silences=analysis.silences if analysis else [],
-        transcript=list(analysis.segments.values("start", "end", "text")) if analysis else [],
+        transcript=selectors.transcript_segments(video, analysis) if analysis else [],
+        onscreen=selectors.onscreen_spans(video, analysis) if analysis else [],
         extra={**analysis.extra, **gemini.chat_extra(video, analysis)} if analysis else {},
     )
 

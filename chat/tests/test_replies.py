@@ -204,3 +204,28 @@ def test_a_reply_whose_worker_died_is_requeued_at_once(conversation, analysed_vi
     assert reply.status == Message.Status.PENDING
     assert django_rq.get_queue("high").job_ids == [jobs.job_id(reply)]
     assert jobs.write_reply(reply.pk) == "complete"
+
+
+def test_a_reply_answers_from_the_stored_on_screen_text_and_transcript(conversation, analysed_video):
+    from analysis.models import OnscreenTextSpan, TranscriptSegment
+
+    analysis = analysed_video.latest_analysis
+    OnscreenTextSpan.objects.create(
+        analysis=analysis, start=12.5, end=30.0, text="Revenue grew 17% in March", confidence=0.97,
+        box=[0.1, 0.1, 0.9, 0.18], height=0.08,
+    )
+    TranscriptSegment.objects.create(analysis=analysis, start=31.0, end=34.0, text="Costs stayed flat this year.")
+
+    _, shown = services.message_send(
+        conversation=conversation, text="What does the slide say at 0:20?", videos=[analysed_video]
+    )
+    assert jobs.write_reply(shown.pk) == "complete"
+    shown.refresh_from_db()
+    assert "Revenue grew 17% in March" in shown.text
+
+    _, said = services.message_send(
+        conversation=conversation, text="When does anyone say 'costs'?", videos=[analysed_video]
+    )
+    assert jobs.write_reply(said.pk) == "complete"
+    said.refresh_from_db()
+    assert "00:31" in said.text
