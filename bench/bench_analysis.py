@@ -10,7 +10,7 @@ round so that background load hits all of them alike:
 
 - ``analysis``: :func:`analysis.analyzers.local.analyze`, in this process,
   with its defaults;
-- ``every frame``: the same with ``skip_nonreference_frames=False``;
+- ``every frame``: the same with ``skip_frames=False``;
 - ``decode floor``: ``ffmpeg -i clip -f null -`` with the same bundled ffmpeg;
 - ``pyscenedetect``: ``scenedetect.detect(clip, ContentDetector())``.
 
@@ -128,7 +128,7 @@ def run_analysis(clip: Clip) -> list[float]:
 
 def run_analysis_every_frame(clip: Clip) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="bench-analysis-") as out_dir:
-        return analyze(clip.path, out_dir, skip_nonreference_frames=False)["cuts"]
+        return analyze(clip.path, out_dir, skip_frames=False)["cuts"]
 
 
 def run_decode_floor(clip: Clip) -> None:

@@ -12,9 +12,9 @@ separate pipes:
 - ``audio`` the first audio track as 16 kHz mono float PCM.
 
 Full-size pictures never cross into Python. Deblocking is skipped while
-decoding (invisible at these sizes) and, if asked, so are the frames no other
-frame depends on; that is what keeps the whole analysis under the cost of a
-plain ``ffmpeg -i file -f null -`` decode.
+decoding (invisible at these sizes) and, if asked, so are the B-frames or the
+frames no other frame depends on; that is what keeps the whole analysis under
+the cost of a plain ``ffmpeg -i file -f null -`` decode.
 
 The main thread reads ``pipe:1``; one thread per other pipe reads its stream,
 so ffmpeg never blocks on a full pipe.
@@ -58,7 +58,9 @@ class Plan:
     poster_count: int
     rotation: int
     audio: bool
-    skip_nonreference: bool = False
+    skip: str = ""
+    """Frames the decoder leaves out: ``"noref"`` those no other frame refers to,
+    ``"bidir"`` every B-frame, ``""`` none."""
     scale_first: bool = False
     """Shrink the small frames before the frame-rate filter rather than after: cheaper
     where that filter repeats frames (the source's rate is at most ``fps``, and each
@@ -197,8 +199,8 @@ def _command(path: Path, plan: Plan, samples_fd: int, posters_fd: int, audio_fd:
         f"scale={pw}:{ph}:flags=bicubic{upright},format=rgb24[posters_out]",
     ]
     decoder_options = ["-skip_loop_filter:v", "all", "-flags2:v", "fast"]
-    if plan.skip_nonreference:
-        decoder_options += ["-skip_frame:v", "noref"]
+    if plan.skip:
+        decoder_options += ["-skip_frame:v", plan.skip]
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate"]
     command += [*decoder_options, "-i", os.fspath(path.absolute())]
     outputs = [

@@ -5,8 +5,10 @@ No Django, no Redis, no models; the worker's job wraps it.
 
 How it stays fast: the file is decoded once, by one ffmpeg process, which
 shrinks every picture inside ffmpeg before anything reaches Python (see
-:mod:`analysis.analyzers.decode`), and skips the frames no other frame
-refers to when that costs no precision (:mod:`analysis.analyzers.references`).
+:mod:`analysis.analyzers.decode`), and skips the B-frames (or else the frames
+no other frame refers to) when few come in a row
+(:mod:`analysis.analyzers.references`); a cut found after a longer gap is
+placed by decoding that gap alone (:mod:`analysis.analyzers.refine`).
 Scenes are found online on 64x36 frames (:mod:`analysis.analyzers.scenes`),
 so memory stays small for long videos.
 """
@@ -35,7 +37,8 @@ from analysis.analyzers.images import (
     storyboard_interval,
 )
 from analysis.analyzers.probe import Probe, probe
-from analysis.analyzers.references import longest_nonreference_run
+from analysis.analyzers.references import skippable_runs
+from analysis.analyzers.refine import place_cuts
 from analysis.analyzers.scenes import Boundary, SceneDetector
 from analysis.analyzers.sound import LoudnessMeter
 
@@ -53,8 +56,11 @@ POSTER_SIZE = 1280
 POSTER_CANDIDATES = 5  # spread over the video, from 10% in
 BATCH_FRAMES = 16
 MAX_SKIPPED_RUN = 2
-"""Skip frames no other frame refers to only where no more than this many come in a row:
-a cut in such a gap is still placed within a frame."""
+"""A cut after a gap of at most this many skipped frames is placed within a frame
+by putting it in the gap's middle; after a longer one, the gap is decoded."""
+MAX_SKIPPED_B_FRAMES = 3
+"""Skip B-frames only where no more than this many come in a row (x264's default;
+each longer gap blurs what the scene detector sees a little more)."""
 
 
 def analyze(
@@ -62,7 +68,7 @@ def analyze(
     out_dir: str | Path,
     *,
     progress: ProgressCallback | None = None,
-    skip_nonreference_frames: bool = True,
+    skip_frames: bool = True,
 ) -> dict[str, Any]:
     """Analyse the video at ``path``, writing its pictures into ``out_dir``.
 
@@ -75,10 +81,10 @@ def analyze(
     ``progress(percent, stage)`` is called as the work goes on, at most about
     four times a second, with rising percentages, ending with 100.
 
-    ``skip_nonreference_frames`` lets the decoder drop frames no other frame
-    depends on (typically half the B-frames), about a quarter faster, where
-    the stream never has more than :data:`MAX_SKIPPED_RUN` of them in a row,
-    so that a cut in a gap is still placed within a frame.
+    ``skip_frames`` lets the decoder leave out the B-frames, where no more than
+    :data:`MAX_SKIPPED_B_FRAMES` come in a row (H.264), or else the frames no
+    other frame depends on, where no more than :data:`MAX_SKIPPED_RUN` do; cuts
+    are still placed within a frame.
 
     Raises :class:`AnalysisError` with a sentence for a person when the file is
     not a (complete) video. On failure the pictures already written are removed.
@@ -91,7 +97,7 @@ def analyze(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
-        return _analyze(path, out_dir, info, report, written, skip_nonreference_frames)
+        return _analyze(path, out_dir, info, report, written, skip_frames)
     except BaseException:
         for picture in written:
             picture.unlink(missing_ok=True)
@@ -104,13 +110,12 @@ def _analyze(
     info: Probe,
     report: _Progress,
     written: list[Path],
-    skip_nonreference: bool,
+    skip_frames: bool,
 ) -> dict[str, Any]:
     fps = Fraction(min(info.frame_rate, MAX_ANALYSIS_FPS)).limit_denominator(1001)
     expected = info.video_end or info.metadata["duration"] or 0.0
     has_audio = info.metadata["has_audio"]
-    run = longest_nonreference_run(path) if skip_nonreference else None
-    skip_nonreference = run is not None and run <= MAX_SKIPPED_RUN
+    skip, skipped_run = _skipping(path, info.frame_rate <= MAX_ANALYSIS_FPS) if skip_frames else ("", 0)
     plan = Plan(
         fps=fps,
         sample_size=fit(info.display_size, THUMBNAIL_SIZE),
@@ -120,10 +125,10 @@ def _analyze(
         poster_count=POSTER_CANDIDATES,
         rotation=info.metadata["rotation"],
         audio=has_audio,
-        skip_nonreference=skip_nonreference,
+        skip=skip,
         scale_first=info.frame_rate <= MAX_ANALYSIS_FPS,
     )
-    detector = SceneDetector(float(fps), SMALL_SIZE, skipped_run=run if skip_nonreference and run else 0)
+    detector = SceneDetector(float(fps), SMALL_SIZE, skipped_run=skipped_run)
     meter = LoudnessMeter(AUDIO_RATE)
     pictures = _Pictures(out_dir, written, storyboard_interval(expected))
 
@@ -149,6 +154,10 @@ def _analyze(
         pictures.take(decoder.samples, wait=True)
         posters = _drain(decoder.posters)
     meter.finish()
+    placed = place_cuts(path, fps, boundaries, longer_than=MAX_SKIPPED_RUN)
+    for index in reversed([i for i, boundary in enumerate(placed) if boundary is None]):
+        pictures.join_scene(index + 1)  # no cut after all: that scene is part of the one before
+    boundaries = [boundary for boundary in placed if boundary is not None]
 
     report(92, "Measuring sound")
     seconds = max(1, math.ceil(frames / fps))
@@ -201,6 +210,19 @@ def _analyze(
         "timelines": timelines,
         "silences": silences,
     }
+
+
+def _skipping(path: Path, every_frame_analysed: bool) -> tuple[str, int]:
+    """Which frames the decoder may leave out (see :class:`Plan`), and how many in a row.
+
+    B-frames only when every frame is analysed: at a lower analysis rate a
+    skipped frame's place is not a frame number :func:`place_cuts` can decode."""
+    runs = skippable_runs(path)
+    if every_frame_analysed and runs.bidirectional is not None and runs.bidirectional <= MAX_SKIPPED_B_FRAMES:
+        return "bidir", runs.bidirectional
+    if runs.nonreference is not None and runs.nonreference <= MAX_SKIPPED_RUN:
+        return "noref", runs.nonreference
+    return "", 0
 
 
 def _seconds(frame: int, fps: Fraction) -> float:
@@ -285,6 +307,14 @@ class _Pictures:
                 self.written.append(self.out_dir / name)
             self.thumbnails.append(name)
             self._scene_start = end
+
+    def join_scene(self, number: int) -> None:
+        """Scene ``number`` (0-based) is part of the one before: drop its thumbnail."""
+        name = self.thumbnails.pop(number)
+        if name:
+            path = self.out_dir / name
+            self.written.remove(path)
+            path.unlink(missing_ok=True)
 
     # The pictures below are None only if ffmpeg produced no sampled picture at
     # all, which a video that decoded (as checked before) does not do.

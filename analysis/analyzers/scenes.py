@@ -110,12 +110,16 @@ class Boundary:
 
     A hard cut (``kind`` ``"cut"``) has ``start == end``, the first frame of the
     new shot. A gradual transition (``"dissolve"``, ``"fade"``) spans its first
-    to its last frame, which belong wholly to neither shot.
+    to its last frame, which belong wholly to neither shot. A cut found just
+    after frames the decoder skipped is placed in the middle of them;
+    ``skipped`` says how many there were (the cut is one of them or the frame
+    after), so that it can be placed exactly by decoding them.
     """
 
     kind: str
     start: int
     end: int
+    skipped: int = 0
 
     @property
     def frame(self) -> int:
@@ -322,6 +326,10 @@ class SceneDetector:
 
     # --- deciding ----------------------------------------------------------------
 
+    def _skipped(self, gap: int) -> int:
+        """Half of a gap the decoder may have left (rounded up), none of a held picture."""
+        return (gap + 1) // 2 if gap <= self.skipped_run else 0
+
     @staticmethod
     def _margin(per_second: float) -> int:
         return max(3, round(HELD_MARGIN_SECONDS * per_second))
@@ -360,10 +368,18 @@ class SceneDetector:
         for kind, first, last in decided:
             start, end = int(frames[first]), int(frames[last])
             gap = int(self._gap.values[first])
+            skipped = 0
             if kind == "cut" and gap <= self.skipped_run:
                 # Frames the decoder skipped just before: the cut is somewhere in that gap.
                 start = end = start - gap // 2
-            boundary = Boundary(kind, start, end)
+                skipped = gap
+            elif kind == "fade":
+                # A fade's ends are pictures still at their level; where the decoder skipped
+                # frames next to them, the fade begins (ends) somewhere in those.
+                gaps = self._gap.values
+                start += self._skipped(int(gaps[first + 1]) if first + 1 < count else 0)
+                end -= self._skipped(int(gaps[last]))
+            boundary = Boundary(kind, start, end, skipped)
             if boundary.frame > self._last_boundary:
                 out.append(boundary)
                 self._last_boundary = boundary.frame
@@ -385,6 +401,8 @@ class _Window:
         self.lagged = [values.values[sl] for values in detector._lagged]
         self.frames = detector._frame.values[sl]
         self.gaps = detector._gap.values[sl]
+        # Frames elapsed since the previous distinct frame, where the decoder skipped them.
+        self.elapsed = 1 + np.where(self.gaps <= detector.skipped_run, self.gaps, 0)
         self.per_second = per_second
         self.level_span = max(4, round(LEVEL_SECONDS * per_second))
         self.median_span = max(3, round(MEDIAN_SECONDS * per_second))
@@ -421,15 +439,26 @@ class _Window:
 
         Frames with next to no detail are passed over, so that a long black between a
         fade out and a fade in is one dip, measured against the pictures either side
-        of it (grain in a long black gains a little detail as the encoder settles)."""
+        of it (grain in a long black gains a little detail as the encoder settles).
+        The pictures looked at lie within :data:`LEVEL_SECONDS` of the nearest one: a
+        still shot (one picture held) is measured by itself, not by the next shot."""
         span = self.level_span
         pictures = np.flatnonzero(self.detail >= 2 * FLAT)
-        padded = np.concatenate([np.full(span, np.nan), self.detail[pictures], np.full(span, np.nan)])
-        windows = sliding_window_view(padded, span)
+        reach = LEVEL_SECONDS * self.d.fps
+
+        def windows(values: np.ndarray) -> np.ndarray:
+            padded = np.concatenate([np.full(span, np.nan), values, np.full(span, np.nan)])
+            return sliding_window_view(padded, span)
+
+        details, times = windows(self.detail[pictures]), windows(self.frames[pictures].astype(float))
         frames = np.arange(self.n)
+        rows_before = np.searchsorted(pictures, frames, side="left")
+        rows_after = np.searchsorted(pictures, frames, side="right") + span
         with np.errstate(invalid="ignore"), _quiet():
-            before = np.nanmax(windows[np.searchsorted(pictures, frames, side="left")], axis=1)
-            after = np.nanmax(windows[np.searchsorted(pictures, frames, side="right") + span], axis=1)
+            near = times[rows_before][:, -1:] - times[rows_before] <= reach
+            before = np.nanmax(np.where(near, details[rows_before], np.nan), axis=1)
+            near = times[rows_after] - times[rows_after][:, :1] <= reach
+            after = np.nanmax(np.where(near, details[rows_after], np.nan), axis=1)
         return before, after
 
     def _dips(self, events: list[tuple[str, int, int]]) -> np.ndarray:
@@ -458,7 +487,9 @@ class _Window:
                 continue
             with np.errstate(invalid="ignore"):
                 jumps = self.jump[s + 1 : e + 2]
-                leaps = (jumps >= JUMP) & (jumps >= 3 * _median(jumps))
+                # Per frame elapsed: a fade seen every fourth frame changes four times as much a step.
+                steps = jumps / self.elapsed[s + 1 : e + 2]
+                leaps = (steps >= JUMP) & (steps >= 3 * _median(steps))
                 breaks = self.alike[s + 1 : e + 2] < CUT_ALIKE
             if np.any(leaps):
                 # It leaps in brightness or colour (to and from a plain picture) where
@@ -591,7 +622,12 @@ class _Window:
     def _anchors(self, r0: int, r1: int, lags: list[int], changes: list[tuple[int, int]]) -> tuple[int, int]:
         """The pictures either side of a run of unlike frames: a long lag before its
         first, a little past its last; neither past another change, nor flat."""
-        a, b = max(0, r0 - lags[-1]), min(self.n - 1, r1 + lags[0] // 2)
+        # Measured in frames, not pictures: where the decoder skipped frames, a
+        # picture or two more is a good part of a lag.
+        frames, lag_frames = self.frames, self.d._lags
+        a = int(np.searchsorted(frames, frames[r0] - lag_frames[-1], side="right")) - 1
+        b = int(np.searchsorted(frames, frames[r1] + lag_frames[0] // 2, side="left"))
+        a, b = max(0, min(a, r0 - 1)), min(self.n - 1, max(b, r1 + 1))
         for first, last in changes:
             if last < r0:
                 a = max(a, last + 1)

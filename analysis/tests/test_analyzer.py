@@ -249,7 +249,7 @@ def test_it_finds_cuts_when_decoding_every_frame(clips_dir: Path, tmp_path: Path
     # x264's medium preset uses B-frames, which the default decoding may skip.
     clip = make_clip(clips_dir / "bframes.mp4", duration=5.0, fps=30, cuts=(1.3, 2.9, 3.5), preset="medium")
     fast = analyze(clip, tmp_path / "fast")
-    every = analyze(clip, tmp_path / "every", skip_nonreference_frames=False)
+    every = analyze(clip, tmp_path / "every", skip_frames=False)
     assert every["cuts"] == [round(c, 3) for c in clip.cuts]
     for found, true in zip(fast["cuts"], clip.cuts, strict=True):
         assert abs(found - true) <= 2 / 30
@@ -267,7 +267,7 @@ def test_it_reads_the_same_small_frames_shrunk_before_the_frame_rate_filter(clip
         poster_count=1,
         rotation=0,
         audio=False,
-        skip_nonreference=True,
+        skip="noref",
     )
 
     def small_frames(scale_first: bool) -> np.ndarray:

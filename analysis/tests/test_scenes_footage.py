@@ -9,13 +9,16 @@ calls ``analyze`` on a file. Clips are made once per test session.
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from analysis.analyzers.local import analyze
-from analysis.analyzers.references import longest_nonreference_run
+from analysis.analyzers.references import Runs, skippable_runs
+from analysis.analyzers.refine import place_cuts
+from analysis.analyzers.scenes import Boundary
 from analysis.tests.clips import available_encoders, make_clip
 from testkit.footage import CAMERA_GOP, CUT, Footage, Join, Shot, Truth, cached
 
@@ -273,25 +276,35 @@ def test_it_finds_a_cut_in_the_blur_of_a_whip_pan(film) -> None:
 def test_it_places_cuts_within_a_frame_when_it_skips_frames(film, footage_dir: Path) -> None:
     # A camera's fixed GOP: cuts land anywhere, two frames in a row are skipped.
     truth, result = film("camera-gop")
-    assert longest_nonreference_run(truth.path) == 2
+    assert skippable_runs(truth.path) == Runs(nonreference=2, bidirectional=2)
     assert_cuts(result, truth)
 
 
-def test_it_decodes_every_frame_when_too_many_in_a_row_would_be_skipped(film) -> None:
+def test_it_decodes_a_longer_gap_again_to_place_the_cut_in_it(film) -> None:
+    # IBBBP with no scene-cut detection: both cuts fall on the middle of three B-frames.
     truth, result = film("no-pyramid")
-    assert longest_nonreference_run(truth.path) == 3
-    assert frames(result["cuts"], truth) == list(truth.cuts)  # exact: nothing was skipped
+    assert skippable_runs(truth.path) == Runs(nonreference=3, bidirectional=3)
+    assert frames(result["cuts"], truth) == list(truth.cuts)  # exact, not the gap's middle
+    # What the detector hands over for the first: the gap 21-23 before the P-frame at 24.
+    guess = Boundary("cut", 23, 23, skipped=3)
+    (placed,) = place_cuts(truth.path, Fraction(25), [guess], longer_than=2)
+    assert placed == Boundary("cut", truth.cuts[0], truth.cuts[0])
+    # A gap short enough to guess is left alone.
+    assert place_cuts(truth.path, Fraction(25), [Boundary("cut", 23, 23, skipped=2)], longer_than=2) == [
+        Boundary("cut", 23, 23, skipped=2)
+    ]
 
 
-def test_it_reads_how_many_frames_in_a_row_no_frame_refers_to(footage_dir: Path) -> None:
+def test_it_reads_how_many_frames_in_a_row_it_could_skip(footage_dir: Path) -> None:
     recipe = CLIPS["similar"]
     shots = (recipe.shots[0],)
     pyramid = cached(Footage(name="refs-pyramid", size=(320, 180), fps="25", shots=shots), footage_dir)
     flat = cached(
         Footage(name="refs-p", size=(320, 180), fps="25", shots=shots, x264="bframes=0"), footage_dir
     )
-    assert longest_nonreference_run(pyramid.path) == 1  # x264's B-pyramid: b B b
-    assert longest_nonreference_run(flat.path) == 0
+    # x264's B-pyramid: b B b, three B-frames in a row, one of them referred to.
+    assert skippable_runs(pyramid.path) == Runs(nonreference=1, bidirectional=3)
+    assert skippable_runs(flat.path) == Runs(nonreference=0, bidirectional=0)
 
 
 def test_it_finds_cuts_to_and_from_a_plain_picture_in_hevc(footage_dir: Path) -> None:
@@ -300,7 +313,7 @@ def test_it_finds_cuts_to_and_from_a_plain_picture_in_hevc(footage_dir: Path) ->
     if "libx265" not in available_encoders():
         pytest.skip("the bundled ffmpeg has no HEVC encoder")
     clip = make_clip(footage_dir / "hevc.mp4", duration=5.0, fps=30, cuts=(1.3, 2.9, 3.5), codec="libx265")
-    assert longest_nonreference_run(clip.path) == 2
+    assert skippable_runs(clip.path).nonreference == 2
     result = analyze(clip, footage_dir / "hevc-out")
     assert result["transitions"] == []
     assert len(result["cuts"]) == 3
