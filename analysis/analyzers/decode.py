@@ -37,6 +37,8 @@ from typing import IO
 import imageio_ffmpeg
 import numpy as np
 
+from analysis.analyzers.loaded import cores
+
 SMALL_SIZE = (64, 36)
 SAMPLE_FPS = 2
 AUDIO_RATE = 16000
@@ -198,7 +200,14 @@ def _command(path: Path, plan: Plan, samples_fd: int, posters_fd: int, audio_fd:
         f"+gte(t-prev_selected_t,{plan.poster_step:.3f})',"
         f"scale={pw}:{ph}:flags=bicubic{upright},format=rgb24[posters_out]",
     ]
-    decoder_options = ["-skip_loop_filter:v", "all", "-flags2:v", "fast", "-threads:v", str(_decoder_threads())]
+    decoder_options = [
+        "-skip_loop_filter:v",
+        "all",
+        "-flags2:v",
+        "fast",
+        "-threads:v",
+        str(_decoder_threads()),
+    ]
     if plan.skip:
         decoder_options += ["-skip_frame:v", plan.skip]
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate"]
@@ -220,7 +229,7 @@ def _decoder_threads() -> int:
     """Frame threads for the video decoder: two per core. ffmpeg's own choice (one
     more than the cores) leaves a core idle a good part of the time once the
     B-frames are skipped, as a skipped frame's thread has next to nothing to do."""
-    return 2 * (os.cpu_count() or 1)
+    return 2 * cores()
 
 
 def _stored(size: tuple[int, int], rotation: int) -> tuple[int, int]:

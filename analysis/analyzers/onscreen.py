@@ -31,9 +31,9 @@ How it keeps the cost down: the video is decoded once by the bundled ffmpeg,
 two grey pictures a second at most 1280 wide, upright, skipping the frames no
 other frame depends on. Each picture is compared with what was last read on a
 grid of blocks; only blocks whose pixels changed and then held still for one
-step (half a second: text is shown to be read) are read again, as crops, so a
-caption changing under a still slide costs a small read and the slide is not
-read again. Blocks that keep moving (an inset of the speaker, a pan) are read
+step (half a second: text is shown to be read) are read again, as full-width
+strips of the changed rows, so a caption changing under a still slide costs a
+small read and the slide is not read again. Blocks that keep moving (an inset of the speaker, a pan) are read
 at most every :data:`MOTION_REREAD` seconds. A line whose pixels are unchanged
 is carried forward without reading it; one whose pixels changed is checked by
 recognition alone on its old box. Reads of the same words (normalised edit
@@ -47,7 +47,6 @@ from __future__ import annotations
 import math
 import os
 import subprocess
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +57,7 @@ import numpy as np
 
 from analysis.analyzers.decode import _UPRIGHT, _stored, ffmpeg_exe
 from analysis.analyzers.errors import AnalysisError
+from analysis.analyzers.loaded import PerProcess, cores
 from analysis.analyzers.probe import probe
 
 if TYPE_CHECKING:
@@ -147,9 +147,7 @@ class OnscreenTextUnavailable(Exception):
 
 # --- the model -----------------------------------------------------------------
 
-_engine: RapidOCR | None = None
-_engine_pid = 0
-_engine_lock = threading.Lock()
+_engine = PerProcess(lambda: _load_model())
 
 
 def load_model() -> RapidOCR:
@@ -158,20 +156,7 @@ def load_model() -> RapidOCR:
     A process forked after loading (RQ's work horse) loads its own: an
     onnxruntime session's thread pool does not survive ``fork()``.
     """
-    global _engine, _engine_pid
-    with _engine_lock:
-        if _engine is None or _engine_pid != os.getpid():
-            _engine = _load_model()
-            _engine_pid = os.getpid()
-        return _engine
-
-
-def _new_lock_after_fork() -> None:
-    global _engine_lock
-    _engine_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_lock_after_fork)
+    return _engine.get()
 
 
 def _load_model() -> RapidOCR:
@@ -181,7 +166,7 @@ def _load_model() -> RapidOCR:
     except ImportError as exc:
         raise OnscreenTextUnavailable(MODEL_MISSING, detail=str(exc)) from exc
     directory = MODEL_DIR or Path(rapidocr_onnxruntime.__file__).parent / "models"
-    threads = _cores()
+    threads = cores()
     try:
         return RapidOCR(
             # Screen text is upright: the angle classifier would only cost time.
@@ -201,14 +186,6 @@ def _load_model() -> RapidOCR:
         raise OnscreenTextUnavailable(MODEL_MISSING, detail=f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, ...) share no base class
         raise OnscreenTextUnavailable(MODEL_MISSING, detail=f"{type(exc).__name__}: {exc}") from exc
-
-
-def _cores() -> int:
-    """CPU cores this process may use (a container's CPU set, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 # --- reading -----------------------------------------------------------------

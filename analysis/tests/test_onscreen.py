@@ -169,7 +169,7 @@ def test_progress_rises_to_one(read) -> None:
 def test_it_is_unavailable_when_the_model_cannot_be_loaded(read, tmp_path: Path, monkeypatch) -> None:
     clip, _, _ = read("title")
     monkeypatch.setattr(onscreen, "MODEL_DIR", tmp_path / "no-models-here")
-    monkeypatch.setattr(onscreen, "_engine", None)
+    monkeypatch.setattr(onscreen, "_engine", onscreen._engine.fresh())
     with pytest.raises(OnscreenTextUnavailable) as caught:
         read_onscreen_text(clip.path)
     assert caught.value.reason == MODEL_MISSING

@@ -64,7 +64,7 @@ def test_a_model_that_cannot_load_leaves_the_analysis_with_a_note(
 ):
     # No model files where the engine looks: it cannot load, as on a server without them.
     monkeypatch.setattr(onscreen, "MODEL_DIR", tmp_path / "no-models")
-    monkeypatch.setattr(onscreen, "_engine", None)
+    monkeypatch.setattr(onscreen, "_engine", onscreen._engine.fresh())
     video = _analysed(owner, make_video, slides.path)
     assert video.status == Video.Status.DONE
     analysis = video.latest_analysis

@@ -170,7 +170,7 @@ def test_it_loads_the_model_once_when_threads_race(monkeypatch: pytest.MonkeyPat
         loads.append(object())
         return loads[-1]
 
-    monkeypatch.setattr(transcribe_module, "_model", None)
+    monkeypatch.setattr(transcribe_module, "_model", transcribe_module._model.fresh())
     monkeypatch.setattr(transcribe_module, "_load_model", slow_load)
     got: list[object] = []
     threads = [threading.Thread(target=lambda: got.append(load_model())) for _ in range(4)]
