@@ -70,6 +70,7 @@ def test_the_page_lists_the_spans_as_seek_links(owner_client, shown):
     # What it can and cannot read.
     assert "Latin script" in html
     assert "handwriting" in html
+    assert "Accented letters" in html
 
 
 def test_the_page_says_when_no_text_was_seen_or_why_none_was_read(owner_client, shown):
