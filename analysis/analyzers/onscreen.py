@@ -290,10 +290,11 @@ class _Line:
     start: float
     last_seen: float
     texts: dict[str, float] = field(default_factory=dict)  # every reading, its best score
+    waited: bool = False  # its pixels were changing at the last sample, so it was not checked
 
     def seen(self, text: str, score: float, box: tuple[int, int, int, int], time: float) -> None:
         self.texts[text] = max(score, self.texts.get(text, 0.0))
-        self.box, self.last_seen = box, time
+        self.box, self.last_seen, self.waited = box, time, False
         self.text, self.score = max(self.texts.items(), key=lambda item: item[1])
 
 
@@ -389,8 +390,9 @@ class _Reader:
             # cheap; unchanged lines found there are not recognised again).
             box = (0, y * unit, width, min(height, (y + h) * unit))
             boxes.append(_pad(box, REGION_PAD, self.size))
-        # A line cut by a region's edge would be read in part: take its whole box in.
-        for line in self.active:
+        # A line cut by a region's edge would be read in part: take its whole box in
+        # (not one whose letters were changing: what it showed is gone).
+        for line in (line for line in self.active if not line.waited):
             for i, box in enumerate(boxes):
                 if _overlap(line.box, box) > 0:
                     boxes[i] = _pad(_union(box, line.box), 8, self.size)
@@ -513,14 +515,20 @@ class _Reader:
             if line.last_seen == self.time:
                 continue
             if self._unchanged(line.box, small):
-                line.last_seen = self.time
+                line.last_seen, line.waited = self.time, False
+                continue
+            if not line.waited and not self._held(line.box, small):
+                # Its letters are changing (a caption being replaced), not just what is
+                # behind them: once they hold still the strip is read anyway, and that
+                # read decides. Waited for once only.
+                line.waited = True
                 continue
             bx0, by0, bx1, by1 = _pad(line.box, 4, self.size)
             crop = cv2.cvtColor(np.ascontiguousarray(picture[by0:by1, bx0:bx1]), cv2.COLOR_GRAY2BGR)
             result, _ = self.engine(crop, use_det=False, use_cls=False)
             text, score = (" ".join(result[0][0].split()), float(result[0][1])) if result else ("", 0.0)
             if score >= MIN_SCORE and text_distance(text, line.text) <= SAME_TEXT:
-                line.last_seen = self.time
+                line.last_seen, line.waited = self.time, False
             else:
                 self._close(line)
 
