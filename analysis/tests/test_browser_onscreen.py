@@ -30,11 +30,7 @@ def test_a_word_only_on_screen_is_found_and_opens_the_player_at_its_moment(
 
     page = browser_page
     log_in(page, live_server_url, "viewer@example.com", PASSWORD, next_url="/videos/")
-    page.fill("input[name=q]", "revenue")
-    page.press("input[name=q]", "Enter")
-    moment = page.locator(".search-results .moment-on_screen")
-    expect(moment).to_have_count(1)
-    expect(moment.locator(".moment-kind")).to_have_text("on screen")
+    moment = _search_on_screen(page, "revenue")
     expect(moment.locator("mark")).to_have_text("Revenue")
     assert page.locator(".search-results .moment-spoken").count() == 0
 
@@ -68,13 +64,19 @@ def test_a_slides_word_read_by_the_analysis_is_found_and_opens_the_player_there(
 
     page = browser_page
     log_in(page, live_server_url, "viewer@example.com", PASSWORD, next_url="/videos/")
-    page.fill("input[name=q]", "Lisbon")
-    page.press("input[name=q]", "Enter")
-    moment = page.locator(".search-results .moment-on_screen")
-    expect(moment).to_have_count(1)
-    expect(moment.locator(".moment-kind")).to_have_text("on screen")
+    moment = _search_on_screen(page, "Lisbon")
     moment.locator("a").first.click()
     page.wait_for_url(f"**{video.get_absolute_url()}?t=*#player")
     wait_until(page, PLAYER_AT.format(at=span.start), timeout=30)
     expect(page.locator("#onscreen .onscreen-span.current", has_text="Lisbon")).to_have_count(1)
     assert csp_violations(page) == []
+
+
+def _search_on_screen(page, word: str):
+    """Search the videos for ``word``: its one moment, marked as on screen."""
+    page.fill("input[name=q]", word)
+    page.press("input[name=q]", "Enter")
+    moment = page.locator(".search-results .moment-on_screen")
+    expect(moment).to_have_count(1)
+    expect(moment.locator(".moment-kind")).to_have_text("on screen")
+    return moment
