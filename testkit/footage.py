@@ -381,18 +381,23 @@ def make(footage: Footage, path: Path) -> Truth:
         *(["-x264-params", footage.x264] if footage.x264 else []),
         *("-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", "-f", "mp4", str(path)),
     ]
+    encode(command, render(footage), footage.name)
+    return truth
+
+
+def encode(command: Sequence[str], frames: Iterator[np.ndarray], name: str) -> None:
+    """Run the ffmpeg ``command``, writing each frame (uint8) to its standard input."""
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdin is not None
     try:
-        for frame in render(footage):
+        for frame in frames:
             process.stdin.write(frame.tobytes())
         process.stdin.close()
     except BrokenPipeError:
-        pass
+        pass  # ffmpeg stopped early: its error output says why
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if process.wait() != 0:
-        raise RuntimeError(f"ffmpeg failed making {footage.name}: {stderr.strip()}")
-    return truth
+        raise RuntimeError(f"ffmpeg failed making {name}: {stderr.strip()}")
 
 
 def truth_of(footage: Footage, path: Path) -> Truth:

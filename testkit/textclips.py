@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -217,17 +216,7 @@ def _encode(frames: Iterator[np.ndarray], path: Path) -> None:
         *("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"),
         *("-x264-params", "keyint=125:bframes=3", "-movflags", "+faststart", "-f", "mp4", str(path)),
     ]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdin is not None
-    try:
-        for frame in frames:
-            process.stdin.write(np.clip(frame + 0.5, 0, 255).astype(np.uint8).tobytes())
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if process.wait() != 0:
-        raise RuntimeError(f"ffmpeg failed making {path.name}: {stderr.strip()}")
+    footage.encode(command, (np.clip(frame + 0.5, 0, 255).astype(np.uint8) for frame in frames), path.name)
 
 
 def _render(
