@@ -527,7 +527,7 @@ class _Reader:
             crop = cv2.cvtColor(np.ascontiguousarray(picture[by0:by1, bx0:bx1]), cv2.COLOR_GRAY2BGR)
             result, _ = self.engine(crop, use_det=False, use_cls=False)
             text, score = (" ".join(result[0][0].split()), float(result[0][1])) if result else ("", 0.0)
-            if score >= MIN_SCORE and text_distance(text, line.text) <= SAME_TEXT:
+            if score >= MIN_SCORE and _same_text(text, line.text):
                 line.last_seen, line.waited = self.time, False
             else:
                 self._close(line)
@@ -547,7 +547,7 @@ class _Reader:
                     m
                     for m in reversed(merged)
                     if line.start - m.last_seen <= MERGE_GAP + STEP
-                    and text_distance(m.text, line.text) <= SAME_TEXT
+                    and _same_text(m.text, line.text)
                     and _near(m.box, line.box)
                 ),
                 None,
@@ -653,10 +653,21 @@ def _near(a: Box, b: Box) -> bool:
 
 
 def _match(lines: Sequence[_Line], text: str, box: Box) -> _Line | None:
-    candidates = [
-        line for line in lines if _near(line.box, box) and text_distance(line.text, text) <= SAME_TEXT
+    distances = [
+        (text_distance(line.text, text), i)
+        for i, line in enumerate(lines)
+        if _near(line.box, box) and _same_text(line.text, text)
     ]
-    return min(candidates, key=lambda line: text_distance(line.text, text), default=None)
+    return lines[min(distances)[1]] if distances else None
+
+
+def _same_text(a: str, b: str) -> bool:
+    """The same words: :func:`text_distance` at most :data:`SAME_TEXT` (lengths compared first,
+    as the distance is at least their difference)."""
+    la, lb = len(a) - a.count(" "), len(b) - b.count(" ")
+    if abs(la - lb) > SAME_TEXT * max(la, lb) + 1:
+        return False
+    return text_distance(a, b) <= SAME_TEXT
 
 
 def text_distance(a: str, b: str) -> float:
