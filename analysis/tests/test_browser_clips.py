@@ -58,6 +58,12 @@ def test_a_person_clips_a_scene_and_plays_the_clip(
     assert default_storage.exists(clip.file)
 
 
+CAUGHT_UP = (
+    "window.liveStats && window.liveStats.opens >= 1"
+    " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+)
+
+
 def test_a_person_takes_a_clips_start_and_end_from_the_player_with_the_keyboard(
     live_server_url, browser_page, make_user, make_video, clips, settings
 ):
@@ -69,6 +75,9 @@ def test_a_person_takes_a_clips_start_and_end_from_the_player_with_the_keyboard(
     page = browser_page
     log_in(page, live_server_url, "marks@example.com", PASSWORD, next_url=video.get_absolute_url())
     wait_until(page, "document.getElementById('player').readyState >= 1", timeout=30)
+    # The socket opened and the page caught up (its results read again): the buttons
+    # pressed below are the ones that stay.
+    wait_until(page, CAUGHT_UP)
     start_button = page.get_by_role("button", name="Start at the player's time")
     expect(start_button).to_be_visible()  # shown once the script runs
 
@@ -85,4 +94,36 @@ def test_a_person_takes_a_clips_start_and_end_from_the_player_with_the_keyboard(
     page.wait_for_url(f"{live_server_url}/videos/clips/?video={video.uuid}")
     clip = Clip.objects.get(video=video)
     assert (clip.start, clip.end, clip.mode) == (1.25, 3.5, "exact")
+    assert csp_violations(page) == []
+
+
+def test_times_typed_into_the_clip_form_survive_the_page_catching_up_after_the_socket_opens(
+    live_server_url, browser_page, make_user, make_video, clips, settings
+):
+    """The results (and the clip form in them) are read again whenever the live socket
+    (re)connects; what the person typed stays."""
+    settings.TRANSCRIBE_SPEECH = False
+    owner = make_user("typing@example.com")
+    video = make_video(owner, clips["short"].path)
+    assert jobs.analyze_video(video.pk) == "done"
+
+    page = browser_page
+    log_in(page, live_server_url, "typing@example.com", PASSWORD, next_url=video.get_absolute_url())
+    page.fill("#clip-start", "0:01")
+    page.fill("#clip-end", "0:03")
+    region = f"#video-{video.uuid}-results"
+    with page.expect_response(
+        lambda response: (
+            response.url.endswith(f"/videos/{video.uuid}/")
+            and response.request.headers.get("hx-request") == "true"
+        )
+    ):
+        page.evaluate("htmx.trigger(document.body, 'live-open')")
+    expect(page.locator(f"{region} .htmx-settling")).to_have_count(0)
+    expect(page.locator("#clip-start")).to_have_value("0:01")
+    expect(page.locator("#clip-end")).to_have_value("0:03")
+    page.locator("#clip-end").press("Enter")
+    page.wait_for_url(f"{live_server_url}/videos/clips/?video={video.uuid}")
+    clip = Clip.objects.get(video=video)
+    assert (clip.start, clip.end) == (1.0, 3.0)
     assert csp_violations(page) == []

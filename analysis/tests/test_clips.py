@@ -251,7 +251,7 @@ def test_a_search_hit_links_to_the_clip_form_filled_with_its_moment(owner_client
     assert link is not None, "no “Clip this moment” on the hit"
     form = owner_client.get(link.group(1).replace("&amp;", "&")).content.decode()
     assert (
-        'name="start" inputmode="decimal" maxlength="16" placeholder="1:10" required\n           value="1.5"'
+        'name="start" hx-preserve inputmode="decimal" maxlength="16" placeholder="1:10" required\n           value="1.5"'
         in form
     )
     assert 'value="2.0"' in form
