@@ -1,14 +1,14 @@
-"""How many frames in a row no other frame refers to: whether the decoder may skip them.
+"""How many frames in a row the decoder could skip: whether it may skip them.
 
-Skipping the frames no other frame depends on (``-skip_frame noref``) saves
-a good part of the decoding, and the scene detector then sees a gap where
-each skipped frame was. A cut inside a gap of one or two frames is still
-placed within a frame of where it is; in a longer gap it is not. So the
-local analysis skips them only when the stream never has more than
-:data:`~analysis.analyzers.local.MAX_SKIPPED_RUN` of them in a row, which it
-learns here by reading the packets' NAL unit headers (no decoding): x264's
-B-pyramid has at most one in a row; a camera's IBBP pattern two; x264 without
-a pyramid three.
+Skipping frames (``-skip_frame bidir``: every B-frame; ``-skip_frame noref``:
+the frames no other frame depends on) saves a good part of the decoding, and
+the scene detector then sees a gap where each skipped frame was. A cut inside
+a gap of one or two frames is still placed within a frame of where it is; a
+longer gap is decoded again around a cut (:mod:`analysis.analyzers.refine`).
+So the local analysis skips only where runs stay short, which it learns here
+by reading the packets' NAL unit and slice headers (no decoding): x264's
+B-pyramid has at most one non-reference frame in a row and three B-frames; a
+camera's IBBP pattern two of each.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from analysis.analyzers.decode import SMALL_SIZE
 from analysis.analyzers.scenes import Boundary
 
-SIZE = (64, 36)
 SPIKE = 2.5
 """A cut changes the picture at least this many times more than the other steps of its gap."""
 MAX_READ_AHEAD = 32
@@ -37,7 +37,7 @@ MAX_READ_AHEAD = 32
 
 def place_cuts(
     path: Path, fps: Fraction, boundaries: Sequence[Boundary], *, longer_than: int
-) -> list[Boundary]:
+) -> list[Boundary | None]:
     """``boundaries`` with each cut found after more than ``longer_than`` skipped
     frames placed on its exact frame, or None where no step among those frames
     stands out (left as it was if the frames cannot be read)."""
@@ -94,7 +94,7 @@ def _decode(
             for frame in context.decode(packet):
                 if frame.time is not None and first <= (n := number(frame.time)) <= last:
                     image = frame.to_ndarray(
-                        width=SIZE[0], height=SIZE[1], format="rgb24", interpolation="AREA"
+                        width=SMALL_SIZE[0], height=SMALL_SIZE[1], format="rgb24", interpolation="AREA"
                     )
                     pictures[n] = image.astype(np.float32)
             if len(pictures) == last - first + 1 or beyond > MAX_READ_AHEAD:

@@ -58,6 +58,14 @@ def test_a_person_clips_a_scene_and_plays_the_clip(
     assert default_storage.exists(clip.file)
 
 
+def _analysed_video_page(live_server_url, page, owner, make_video, clips):
+    """The short clip, analysed, uploaded by ``owner``, whose page ``page`` opens logged in."""
+    video = make_video(owner, clips["short"].path)
+    assert jobs.analyze_video(video.pk) == "done"
+    log_in(page, live_server_url, owner.email, PASSWORD, next_url=video.get_absolute_url())
+    return video
+
+
 CAUGHT_UP = (
     "window.liveStats && window.liveStats.opens >= 1"
     " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
@@ -68,12 +76,8 @@ def test_a_person_takes_a_clips_start_and_end_from_the_player_with_the_keyboard(
     live_server_url, browser_page, make_user, make_video, clips, settings
 ):
     settings.TRANSCRIBE_SPEECH = False
-    owner = make_user("marks@example.com")
-    video = make_video(owner, clips["short"].path)
-    assert jobs.analyze_video(video.pk) == "done"
-
     page = browser_page
-    log_in(page, live_server_url, "marks@example.com", PASSWORD, next_url=video.get_absolute_url())
+    video = _analysed_video_page(live_server_url, page, make_user("marks@example.com"), make_video, clips)
     wait_until(page, "document.getElementById('player').readyState >= 1", timeout=30)
     # The socket opened and the page caught up (its results read again): the buttons
     # pressed below are the ones that stay.
@@ -103,12 +107,8 @@ def test_times_typed_into_the_clip_form_survive_the_page_catching_up_after_the_s
     """The results (and the clip form in them) are read again whenever the live socket
     (re)connects; what the person typed stays."""
     settings.TRANSCRIBE_SPEECH = False
-    owner = make_user("typing@example.com")
-    video = make_video(owner, clips["short"].path)
-    assert jobs.analyze_video(video.pk) == "done"
-
     page = browser_page
-    log_in(page, live_server_url, "typing@example.com", PASSWORD, next_url=video.get_absolute_url())
+    video = _analysed_video_page(live_server_url, page, make_user("typing@example.com"), make_video, clips)
     page.fill("#clip-start", "0:01")
     page.fill("#clip-end", "0:03")
     region = f"#video-{video.uuid}-results"
